@@ -1,0 +1,100 @@
+"""The catalog of achievements and the awards that link users to them."""
+
+from django.conf import settings
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
+from django.db import models
+from django.utils import timezone
+
+from users.models import User
+
+CODE_MAX_LENGTH = 64
+MIN_POINTS = 1
+MAX_POINTS = 1_000_000
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2000
+
+validate_code = RegexValidator(
+    r"^[a-z0-9_-]+\Z",
+    "Enter a code of lowercase letters, digits, hyphens and underscores only.",
+    code="invalid_code",
+)
+
+
+class Achievement(models.Model):
+    """One entry of the catalog. `name` and `description` are translated (see translation.py)."""
+
+    code = models.CharField(
+        max_length=CODE_MAX_LENGTH,
+        unique=True,
+        validators=[validate_code],
+        error_messages={"unique": "An achievement with this code already exists."},
+        help_text="Stable identifier used by integrations: a-z, 0-9, - and _.",
+    )
+    points = models.PositiveIntegerField(
+        validators=[MinValueValidator(MIN_POINTS), MaxValueValidator(MAX_POINTS)]
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    # TextField's max_length only sizes form widgets; the validator enforces it everywhere.
+    description = models.TextField(
+        max_length=DESCRIPTION_MAX_LENGTH, validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)]
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points__gte=MIN_POINTS, points__lte=MAX_POINTS),
+                name="achievements_achievement_points_range",
+                violation_error_message=f"Points must be between {MIN_POINTS} and {MAX_POINTS}.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Award(models.Model):
+    """A user holding an achievement: at most once, since a moment that is never in the future."""
+
+    # Both foreign keys are covered by the composite indexes below, so they need none of their own.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="awards", db_index=False)
+    # PROTECT: an awarded achievement cannot disappear from under its holders' figures.
+    achievement = models.ForeignKey(
+        Achievement, on_delete=models.PROTECT, related_name="awards", db_index=False
+    )
+    awarded_at = models.DateTimeField(default=timezone.now)
+    awarded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="awards_given",
+        help_text="The operator or integration account that granted it, when known.",
+    )
+
+    class Meta:
+        ordering = ["-awarded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "achievement"],
+                name="achievements_award_once_per_user",
+                violation_error_message="This user already holds this achievement.",
+            ),
+        ]
+        indexes = [
+            # A user's awards newest first, and the per-user streak recomputation.
+            models.Index(fields=["user", "-awarded_at"], name="awards_by_user_time"),
+            # Holder counts and the points-change update find holders by achievement.
+            models.Index(fields=["achievement", "user"], name="awards_by_achievement"),
+            # Recent awards on the home page and the admin's date filter.
+            models.Index(fields=["-awarded_at"], name="awards_by_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.achievement.code}"

@@ -1,0 +1,29 @@
+"""The API's error handler: every failure becomes a 4xx or 503 in DRF's error shape."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from achievements_site.api import Conflict
+from achievements_site.middleware import DATABASE_RETRY_AFTER, is_database_unavailable
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus domain errors: Django validation → 400, protected delete → 409,
+    unreachable database → 503 with Retry-After."""
+    if isinstance(exc, DjangoValidationError):
+        if hasattr(exc, "error_dict"):
+            exc = exceptions.ValidationError(exc.message_dict)
+        else:
+            exc = exceptions.ValidationError({"detail": exc.messages})
+    elif isinstance(exc, ProtectedError):
+        exc = Conflict("This object is still referenced and cannot be deleted.")
+    elif is_database_unavailable(exc):
+        return Response(
+            {"detail": "The database is temporarily unavailable; retry shortly."},
+            status=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,70 @@
+"""Request-wide middleware: request ids for the logs, and an honest 503 when the database is down."""
+
+import logging
+import re
+import uuid
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+
+from achievements_site.logging import request_id_var
+
+logger = logging.getLogger(__name__)
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+# Seconds a client should wait before retrying while the database is unreachable.
+DATABASE_RETRY_AFTER = 5
+
+
+class RequestIdMiddleware:
+    """Use nginx's X-Request-ID (or make one), log with it, and echo it in the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot answer now", not "the query was wrong".
+
+    OperationalError covers lost connections, refused connections, timeouts, deadlocks and
+    SQLite's locked file: in every case the same request may succeed if retried.
+    """
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable_response() -> JsonResponse:
+    """The 503 every layer returns when the database cannot answer."""
+    response = JsonResponse(
+        {"detail": "The database is temporarily unavailable; retry shortly."}, status=503
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turn a lost or unreachable database into a fast JSON 503 with Retry-After."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_database_unavailable(exception):
+            logger.warning("database unavailable: %s", exception)
+            return database_unavailable_response()
+        return None

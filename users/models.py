@@ -1,0 +1,80 @@
+"""The people who earn achievements. They are not login accounts: operators and integrations
+authenticate as Django's own `auth.User`."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from users.collation import BinaryCollate
+
+USERNAME_MAX_LENGTH = 150
+# ASCII only, so that "unique regardless of case" means the same thing in Python, PostgreSQL and
+# SQLite (whose LOWER() folds ASCII letters only).
+USERNAME_REGEX = r"^[A-Za-z0-9@.+_-]+\Z"
+
+validate_username = RegexValidator(
+    USERNAME_REGEX,
+    "Enter a username of letters, digits and @ . + - _ only.",
+    code="invalid_username",
+)
+
+
+class User(models.Model):
+    """Someone who earns achievements, with figures kept exact by `achievements.services`."""
+
+    username = models.CharField(
+        max_length=USERNAME_MAX_LENGTH,
+        validators=[validate_username],
+        help_text="1–150 letters, digits and @ . + - _; unique regardless of case.",
+    )
+    language = models.CharField(
+        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    # Derived from the user's awards and rewritten in the same transaction as every change to
+    # them; `manage.py rebuild_stats --check` verifies them.
+    achievements_count = models.PositiveIntegerField(default=0, editable=False)
+    points = models.BigIntegerField(default=0, editable=False)
+    longest_streak = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Most consecutive calendar days with an award."
+    )
+    streak_start = models.DateField(null=True, blank=True, editable=False)
+    streak_end = models.DateField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = [BinaryCollate("username")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="users_user_username_ci_unique",
+                violation_error_message="A user with that username already exists.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points__gte=0), name="users_user_points_non_negative"
+            ),
+        ]
+        indexes = [
+            # Leaderboards and "most ..." stats: figure descending, then username by code point.
+            models.Index(
+                models.F("points").desc(), BinaryCollate("username"), name="users_by_points"
+            ),
+            models.Index(
+                models.F("achievements_count").desc(),
+                BinaryCollate("username"),
+                name="users_by_achievements",
+            ),
+            models.Index(
+                models.F("longest_streak").desc(),
+                BinaryCollate("username"),
+                name="users_by_streak",
+            ),
+            # The smallest gap walks users in (points, username) order.
+            models.Index(models.F("points"), BinaryCollate("username"), name="users_by_points_asc"),
+            models.Index(BinaryCollate("username"), name="users_by_username"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username

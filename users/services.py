@@ -1,0 +1,50 @@
+"""Every change to a user goes through these functions (API, admin and commands alike)."""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from users.models import User
+from users.selectors import user_username_taken
+
+logger = logging.getLogger(__name__)
+
+USERNAME_TAKEN = "A user with that username already exists."
+
+
+@transaction.atomic
+def user_create(*, username: str, language: str = settings.LANGUAGE_CODE) -> User:
+    """Create a user with zero figures; raise ValidationError naming the field that is wrong."""
+    user = User(username=username, language=language)
+    # The case-insensitive rule is a database constraint; checking it here names the field.
+    user.full_clean(validate_constraints=False)
+    if user_username_taken(username):
+        raise ValidationError({"username": [USERNAME_TAKEN]})
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        # Lost a race with a concurrent create of the same name in another case.
+        raise ValidationError({"username": [USERNAME_TAKEN]}) from exc
+    logger.info("user created: %s (%s)", user.username, user.language)
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, language: str) -> User:
+    """Change a user's language; raise ValidationError if it is not a configured language."""
+    user.language = language
+    user.full_clean(validate_constraints=False, exclude=["username"])
+    user.save(update_fields=["language"])
+    logger.info("user %s now reads in %s", user.username, user.language)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Remove a user with all their awards. No other user's figures depend on them."""
+    username = user.username
+    user.delete()
+    logger.info("user deleted: %s", username)
