@@ -30,6 +30,7 @@ from achievements.queries import (
     achievement_lock_shared,
     figures_mismatches,
     figures_refresh,
+    statement_timeout_lift,
 )
 from users.models import User
 
@@ -240,8 +241,16 @@ def award_revoke(
 
 
 @transaction.atomic
+def figures_check() -> list[FigureMismatch]:
+    """Every user whose stored figures differ from their awards; changes nothing."""
+    statement_timeout_lift()
+    return figures_mismatches()
+
+
+@transaction.atomic
 def figures_rebuild() -> list[FigureMismatch]:
     """Recompute every user's figures from the awards, set-based; return what was wrong."""
+    statement_timeout_lift()
     mismatches = figures_mismatches()
     if mismatches:
         figures_refresh(None)

@@ -1,4 +1,4 @@
-"""Request-wide middleware: request ids for the logs, and an honest 503 when the database is down."""
+"""Request-wide middleware: request ids for the logs, an honest 503 when the database is down."""
 
 import logging
 import re

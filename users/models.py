@@ -27,7 +27,7 @@ class User(models.Model):
     username = models.CharField(
         max_length=USERNAME_MAX_LENGTH,
         validators=[validate_username],
-        help_text="1–150 letters, digits and @ . + - _; unique regardless of case.",
+        help_text="1 to 150 letters, digits and @ . + - _; unique regardless of case.",
     )
     language = models.CharField(
         max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE

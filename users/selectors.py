@@ -10,9 +10,7 @@ from users.models import User
 def _by_username(queryset: QuerySet[User], username: str) -> QuerySet[User]:
     # LOWER(username) = lower(value) uses the unique index on LOWER(username); usernames are
     # ASCII, so Python's lower() and the database's agree.
-    return queryset.alias(username_lower=Lower("username")).filter(
-        username_lower=username.lower()
-    )
+    return queryset.alias(username_lower=Lower("username")).filter(username_lower=username.lower())
 
 
 def user_get(username: str) -> User:

@@ -48,3 +48,16 @@ def user_delete(*, user: User) -> None:
     username = user.username
     user.delete()
     logger.info("user deleted: %s", username)
+
+
+def user_bulk_create(*, usernames: list[str], language: str = settings.LANGUAGE_CODE) -> int:
+    """Create many users at once for benchmark data, skipping names that exist; returns how
+    many were asked for. Each name is validated like `user_create` does."""
+    for username in usernames:
+        User(username=username, language=language).clean_fields(exclude=["created_at"])
+    User.objects.bulk_create(
+        [User(username=u, language=language) for u in usernames],
+        batch_size=5000,
+        ignore_conflicts=True,
+    )
+    return len(usernames)

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             name='User',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('username', models.CharField(help_text='1–150 letters, digits and @ . + - _; unique regardless of case.', max_length=150, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9@.+_-]+\\Z', 'Enter a username of letters, digits and @ . + - _ only.', code='invalid_username')])),
+                ('username', models.CharField(help_text='1 to 150 letters, digits and @ . + - _; unique regardless of case.', max_length=150, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9@.+_-]+\\Z', 'Enter a username of letters, digits and @ . + - _ only.', code='invalid_username')])),
                 ('language', models.CharField(choices=[('en', 'English'), ('ru', 'Русский')], default='en', max_length=8)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('achievements_count', models.PositiveIntegerField(default=0, editable=False)),

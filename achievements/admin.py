@@ -1,0 +1,272 @@
+"""Operators' admin for the catalog and awards. Every save, delete, award and revocation
+calls achievements.services, so the users' figures stay exact whichever page is used."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin
+from modeltranslation.utils import build_localized_fieldname
+
+from achievements.models import Achievement, Award
+from achievements.services import (
+    AchievementInUse,
+    achievement_create,
+    achievement_delete,
+    achievement_update,
+    award_grant,
+    award_grant_many,
+    award_revoke,
+)
+from users.admin import UserAdmin
+from users.models import User
+
+
+def _texts(cleaned_data: dict, field: str) -> dict[str, str]:
+    return {
+        code: cleaned_data.get(build_localized_fieldname(field, code)) or ""
+        for code, _name in settings.LANGUAGES
+    }
+
+
+@admin.register(Achievement)
+class AchievementAdmin(TranslationAdmin):
+    list_display = ["code", "points", "name_en", "name_ru", "holders", "created_at"]
+    search_fields = ["code", "name_en", "name_ru"]
+    ordering = ["code"]
+    # One fieldset per language, in place of tabs: modeltranslation's tabs load jQuery UI from
+    # a CDN, and the admin must work offline.
+    fieldsets = [
+        (None, {"fields": ["code", "points"]}),
+        *[
+            (
+                language_name,
+                {
+                    "fields": [
+                        build_localized_fieldname("name", code),
+                        build_localized_fieldname("description", code),
+                    ]
+                },
+            )
+            for code, language_name in settings.LANGUAGES
+        ],
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(holder_count=Count("awards"))
+
+    @admin.display(description="holders", ordering="holder_count")
+    def holders(self, obj):
+        return obj.holder_count
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "created_at"] if obj else []
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.base_fields["code"].required = False
+            form.base_fields["code"].help_text = "Leave empty to make one from the English name."
+        return form
+
+    def save_model(self, request, obj, form, change):
+        names, descriptions = (
+            _texts(form.cleaned_data, "name"),
+            _texts(form.cleaned_data, "description"),
+        )
+        if change:
+            achievement_update(
+                achievement=obj, points=obj.points, names=names, descriptions=descriptions
+            )
+        else:
+            created = achievement_create(
+                code=form.cleaned_data.get("code") or None,
+                points=obj.points,
+                names=names,
+                descriptions=descriptions,
+            )
+            obj.pk, obj.code, obj.created_at = created.pk, created.code, created.created_at
+
+    def delete_model(self, request, obj):
+        achievement_delete(achievement=obj)
+
+    def delete_queryset(self, request, queryset):
+        for achievement in queryset:
+            try:
+                achievement_delete(achievement=achievement)
+            except AchievementInUse as exc:
+                messages.error(request, str(exc))
+
+
+class AwardForm(forms.ModelForm):
+    class Meta:
+        model = Award
+        fields = ["user", "achievement", "awarded_at"]
+
+    def clean(self):
+        # Uniqueness is not an error here: granting an award already held changes nothing,
+        # which the admin reports as a message.
+        cleaned = super().clean()
+        self._validate_unique = False
+        return cleaned
+
+
+@admin.register(Award)
+class AwardAdmin(admin.ModelAdmin):
+    form = AwardForm
+    list_display = ["user", "achievement", "awarded_at", "awarded_by"]
+    list_filter = ["achievement", "awarded_at"]
+    search_fields = ["user__username", "achievement__code"]
+    date_hierarchy = "awarded_at"
+    autocomplete_fields = ["user", "achievement"]
+    list_select_related = ["user", "achievement", "awarded_by"]
+    show_full_result_count = False
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # An award is granted or revoked, never edited in place.
+        return ["user", "achievement", "awarded_at", "awarded_by"] if obj else ["awarded_by"]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        award, created = award_grant(
+            user=obj.user,
+            achievement=obj.achievement,
+            awarded_at=obj.awarded_at,
+            by=request.user,
+        )
+        obj.pk = award.pk
+        if not created:
+            messages.warning(
+                request, f"{obj.user} already held {obj.achievement.code}; nothing changed."
+            )
+
+    def delete_model(self, request, obj):
+        award_revoke(user=obj.user, achievement=obj.achievement, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for award in queryset.select_related("user", "achievement"):
+            award_revoke(user=award.user, achievement=award.achievement, by=request.user)
+
+    @admin.action(description=_("Revoke the selected awards"), permissions=["delete"])
+    def revoke_selected(self, request, queryset):
+        count = 0
+        for award in queryset.select_related("user", "achievement"):
+            award_revoke(user=award.user, achievement=award.achievement, by=request.user)
+            count += 1
+        self.message_user(request, f"Revoked {count} award(s).", messages.SUCCESS)
+
+
+class HeldAwardInline(admin.TabularInline):
+    """The awards a user holds; ticking "delete" revokes one."""
+
+    model = Award
+    verbose_name = "held award"
+    verbose_name_plural = "held awards (tick Delete to revoke)"
+    fields = ["achievement", "awarded_at", "awarded_by"]
+    readonly_fields = fields
+    extra = 0
+    ordering = ["-awarded_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("achievement", "awarded_by")
+
+
+class NewAwardInline(admin.TabularInline):
+    """Empty rows to award achievements to this user."""
+
+    model = Award
+    form = AwardForm
+    verbose_name = "new award"
+    verbose_name_plural = "award achievements"
+    fields = ["achievement", "awarded_at"]
+    autocomplete_fields = ["achievement"]
+    extra = 1
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+
+class AwardToUsersForm(forms.Form):
+    achievement = forms.ModelChoiceField(queryset=Achievement.objects.order_by("code"))
+
+
+class UserWithAwardsAdmin(UserAdmin):
+    """The user admin, with awards inline and a bulk-award action."""
+
+    inlines = [HeldAwardInline, NewAwardInline]
+    actions = ["award_achievement"]
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Award:
+            return super().save_formset(request, form, formset, change)
+        user = form.instance
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() and not inline_form.instance.pk:
+                continue
+            if inline_form.instance.pk:
+                if formset.can_delete and formset._should_delete_form(inline_form):
+                    award = inline_form.instance
+                    award_revoke(user=user, achievement=award.achievement, by=request.user)
+                continue
+            data = inline_form.cleaned_data
+            if not data or not data.get("achievement"):
+                continue
+            _award, created = award_grant(
+                user=user,
+                achievement=data["achievement"],
+                awarded_at=data.get("awarded_at"),
+                by=request.user,
+            )
+            if not created:
+                messages.warning(
+                    request, f"{user} already held {data['achievement'].code}; nothing changed."
+                )
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    @admin.action(description=_("Award an achievement to the selected users"))
+    def award_achievement(self, request, queryset):
+        if not request.user.has_perm("achievements.add_award"):
+            self.message_user(request, "You may not award achievements.", messages.ERROR)
+            return None
+        if "apply" in request.POST:
+            form = AwardToUsersForm(request.POST)
+            if form.is_valid():
+                achievement = form.cleaned_data["achievement"]
+                newly, already = award_grant_many(
+                    users=list(queryset), achievement=achievement, by=request.user
+                )
+                self.message_user(
+                    request,
+                    f"Awarded {achievement.code} to {newly} user(s); {already} already held it.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(request.get_full_path())
+        else:
+            form = AwardToUsersForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Award an achievement",
+            "form": form,
+            "users": queryset,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/users/award_achievement.html", context)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserWithAwardsAdmin)

@@ -1,0 +1,50 @@
+"""Operators' admin for users. Saves and deletes go through users.services; the awards
+inlines and the bulk-award action live in achievements.admin (which depends on this app)."""
+
+from django.contrib import admin
+
+from users.models import User
+from users.services import user_create, user_delete, user_update
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = [
+        "username",
+        "language",
+        "achievements_count",
+        "points",
+        "longest_streak",
+        "created_at",
+    ]
+    list_filter = ["language"]
+    search_fields = ["username"]
+    readonly_fields = [
+        "created_at",
+        "achievements_count",
+        "points",
+        "longest_streak",
+        "streak_start",
+        "streak_end",
+    ]
+    list_per_page = 50
+    # A changelist of 100,000 users needs no exact count for its filters.
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # The username is the key integrations use in URLs: it does not change once created.
+        return ["username", *self.readonly_fields] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            user_update(user=obj, language=obj.language)
+        else:
+            created = user_create(username=obj.username, language=obj.language)
+            obj.pk, obj.created_at = created.pk, created.created_at
+
+    def delete_model(self, request, obj):
+        user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user)
