@@ -1,0 +1,186 @@
+"""`/api/v1/achievements/` (the catalog) and `/api/v1/users/{username}/achievements/` (awards)."""
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.response import Response
+
+from achievements.models import Achievement, Award
+from achievements.selectors import achievement_get, achievement_list, award_list_for_user
+from achievements.serializers import (
+    AchievementSerializer,
+    AchievementWriteSerializer,
+    AwardCreateSerializer,
+    AwardSerializer,
+)
+from achievements.services import (
+    AchievementInUse,
+    achievement_create,
+    achievement_delete,
+    achievement_update,
+    award_grant,
+    award_revoke,
+)
+from achievements_site.api import LANG_PARAMETER, Conflict, LanguageMixin, error_responses
+from users.models import User
+from users.selectors import user_get
+
+
+def _achievement_or_404(code: str) -> Achievement:
+    try:
+        return achievement_get(code)
+    except Achievement.DoesNotExist:
+        raise exceptions.NotFound("No achievement with that code.") from None
+
+
+def _user_or_404(username: str) -> User:
+    try:
+        return user_get(username)
+    except User.DoesNotExist:
+        raise exceptions.NotFound("No user with that username.") from None
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the catalog",
+        parameters=[LANG_PARAMETER],
+        responses={200: AchievementSerializer(many=True), **error_responses(400)},
+    ),
+    retrieve=extend_schema(
+        summary="Get an achievement",
+        parameters=[LANG_PARAMETER],
+        responses={200: AchievementSerializer, **error_responses(400, 404)},
+    ),
+    create=extend_schema(
+        summary="Add an achievement",
+        parameters=[LANG_PARAMETER],
+        request=AchievementWriteSerializer,
+        responses={201: AchievementSerializer, **error_responses(400, 401, 403)},
+    ),
+    partial_update=extend_schema(
+        summary="Change points or texts",
+        description="A points change moves every holder's total at once.",
+        parameters=[LANG_PARAMETER],
+        request=AchievementWriteSerializer,
+        responses={200: AchievementSerializer, **error_responses(400, 401, 403, 404)},
+    ),
+    destroy=extend_schema(
+        summary="Remove an achievement nobody holds",
+        responses={204: None, **error_responses(401, 403, 404, 409)},
+    ),
+)
+class AchievementViewSet(
+    LanguageMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    queryset = Achievement.objects.all()
+    serializer_class = AchievementSerializer
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return achievement_list()
+
+    def get_object(self):
+        achievement = _achievement_or_404(self.kwargs["code"])
+        self.check_object_permissions(self.request, achievement)
+        return achievement
+
+    def create(self, request, *args, **kwargs):
+        given = AchievementWriteSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        achievement = achievement_create(
+            code=given.validated_data.get("code"),
+            points=given.validated_data["points"],
+            names=given.texts("name"),
+            descriptions=given.texts("description"),
+        )
+        return Response(AchievementSerializer(achievement).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        achievement = self.get_object()
+        given = AchievementWriteSerializer(achievement, data=request.data, partial=True)
+        given.is_valid(raise_exception=True)
+        achievement = achievement_update(
+            achievement=achievement,
+            points=given.validated_data.get("points"),
+            names=given.texts("name"),
+            descriptions=given.texts("description"),
+        )
+        return Response(AchievementSerializer(achievement).data)
+
+    def destroy(self, request, *args, **kwargs):
+        try:
+            achievement_delete(achievement=self.get_object())
+        except AchievementInUse as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="A user's awards, newest first, in the user's language",
+        description="`name` and `description` are in the user's own language "
+        "(`Content-Language` says which), whatever the request asks for.",
+        responses={200: AwardSerializer(many=True), **error_responses(404)},
+    ),
+    create=extend_schema(
+        summary="Award an achievement",
+        description="201 with the new award; 200 with the existing award, unchanged, when the "
+        "user already holds it. Safe to retry.",
+        request=AwardCreateSerializer,
+        responses={
+            201: AwardSerializer,
+            200: AwardSerializer,
+            **error_responses(400, 401, 403, 404),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Revoke an award",
+        responses={204: None, **error_responses(401, 403, 404)},
+    ),
+)
+class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
+    # The model permissions (add_award, delete_award) are read from this queryset, before the
+    # user in the URL is looked up: a write without credentials is a 401 even for a bad name.
+    queryset = Award.objects.all()
+    serializer_class = AwardSerializer
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.holder = _user_or_404(kwargs["username"])
+        # Awards read in their holder's language, whatever the request asked for.
+        self.use_language(self.holder.language)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(award_list_for_user(self.holder))
+        return self.get_paginated_response(AwardSerializer(page, many=True).data)
+
+    def create(self, request, *args, **kwargs):
+        given = AwardCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        award, created = award_grant(
+            user=self.holder,
+            achievement=given.validated_data["achievement"],
+            awarded_at=given.validated_data.get("awarded_at"),
+            by=request.user,
+        )
+        return Response(
+            AwardSerializer(award).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def destroy(self, request, *args, **kwargs):
+        achievement = _achievement_or_404(kwargs["code"])
+        try:
+            award_revoke(user=self.holder, achievement=achievement, by=request.user)
+        except Award.DoesNotExist:
+            raise exceptions.NotFound(
+                f"{self.holder.username} does not hold {achievement.code}."
+            ) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

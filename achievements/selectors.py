@@ -1,0 +1,23 @@
+"""Queries for the catalog and awards, with what the API and pages need already joined."""
+
+from django.db.models import QuerySet
+
+from achievements.models import Achievement, Award
+from users.models import User
+
+
+def achievement_list() -> QuerySet[Achievement]:
+    """The whole catalog, by code."""
+    return Achievement.objects.order_by("code")
+
+
+def achievement_get(code: str) -> Achievement:
+    """The achievement with this code; raises Achievement.DoesNotExist."""
+    return Achievement.objects.get(code=code)
+
+
+def award_list_for_user(user: User) -> QuerySet[Award]:
+    """A user's awards, newest first, each with its achievement."""
+    return (
+        Award.objects.filter(user=user).select_related("achievement").order_by("-awarded_at", "-id")
+    )

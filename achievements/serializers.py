@@ -1,0 +1,110 @@
+"""The catalog and awards over the API. Translated columns follow settings.LANGUAGES, so a new
+language needs no change here."""
+
+from django.conf import settings
+from modeltranslation.utils import build_localized_fieldname
+from rest_framework import serializers
+
+from achievements.models import (
+    CODE_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    MAX_POINTS,
+    MIN_POINTS,
+    NAME_MAX_LENGTH,
+    Achievement,
+    Award,
+)
+from achievements_site.api import StrictIntegerField
+
+LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
+TRANSLATED = {
+    "name": NAME_MAX_LENGTH,
+    "description": DESCRIPTION_MAX_LENGTH,
+}
+
+
+def _localized(field: str) -> list[str]:
+    return [build_localized_fieldname(field, code) for code in LANGUAGE_CODES]
+
+
+class AchievementSerializer(serializers.ModelSerializer):
+    """An entry as clients read it: `name`/`description` in the active language (English when
+    that translation is missing), plus every language's own column."""
+
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Achievement
+        fields = [
+            "code",
+            "points",
+            "name",
+            "description",
+            *_localized("name"),
+            *_localized("description"),
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AchievementWriteSerializer(serializers.Serializer):
+    """What a client may send to create (all English fields required) or change an entry."""
+
+    code = serializers.CharField(
+        max_length=CODE_MAX_LENGTH,
+        required=False,
+        help_text="Slug of a-z, 0-9, - and _. Made from the English name when omitted.",
+    )
+    points = StrictIntegerField(min_value=MIN_POINTS, max_value=MAX_POINTS)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field, max_length in TRANSLATED.items():
+            for code in LANGUAGE_CODES:
+                required = code == settings.LANGUAGE_CODE and not self.partial
+                fields[build_localized_fieldname(field, code)] = serializers.CharField(
+                    max_length=max_length,
+                    required=required,
+                    allow_blank=not required,
+                    allow_null=not required,
+                )
+        if self.instance is not None:
+            # The code is the key integrations use in URLs: fixed once created.
+            fields["code"].read_only = True
+        return fields
+
+    def texts(self, field: str) -> dict[str, str]:
+        """The sent translations of `field`, by language."""
+        return {
+            code: self.validated_data[name] or ""
+            for code in LANGUAGE_CODES
+            if (name := build_localized_fieldname(field, code)) in self.validated_data
+        }
+
+
+class AwardSerializer(serializers.ModelSerializer):
+    """An award as clients read it, in the holder's language."""
+
+    achievement = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    name = serializers.CharField(source="achievement.name", read_only=True)
+    description = serializers.CharField(source="achievement.description", read_only=True)
+    points = serializers.IntegerField(source="achievement.points", read_only=True)
+
+    class Meta:
+        model = Award
+        fields = ["achievement", "name", "description", "points", "awarded_at"]
+        read_only_fields = fields
+
+
+class AwardCreateSerializer(serializers.Serializer):
+    achievement = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Achievement.objects.all(),
+        error_messages={"does_not_exist": "Unknown achievement code {value!r}."},
+        help_text="The achievement's code.",
+    )
+    awarded_at = serializers.DateTimeField(
+        required=False,
+        help_text="When it was earned; defaults to now. May be past, never future.",
+    )
