@@ -1,0 +1,113 @@
+"""The stats, read from the figures each user carries (kept exact by achievements.services).
+
+Every function runs a fixed number of indexed queries, whatever the number of users or awards.
+Ties are broken by username in code point order, the same on every database.
+"""
+
+from django.db.models import Count, Max, QuerySet
+
+from achievements.models import Achievement
+from stats.queries import min_points_gap_row
+from users.collation import BinaryCollate
+from users.models import User
+
+BRIEF_FIELDS = ("username", "achievements_count", "points")
+LEADERBOARD_FIGURES = {"points": "points", "achievements": "achievements_count"}
+DEFAULT_STREAK_DAYS = 7
+MIN_STREAK_DAYS, MAX_STREAK_DAYS = 2, 3650
+
+
+def _briefs(users: QuerySet[User]) -> list[dict]:
+    return list(users.values(*BRIEF_FIELDS))
+
+
+def _leaders(figure: str) -> dict:
+    top = User.objects.aggregate(top=Max(figure))["top"] or 0
+    leaders = (
+        _briefs(User.objects.filter(**{figure: top}).order_by(BinaryCollate("username")))
+        if top
+        else []
+    )
+    return {figure: top, "users": leaders}
+
+
+def most_achievements() -> dict:
+    """Every user tied at the highest achievement count (none when nobody has an award)."""
+    return _leaders("achievements_count")
+
+
+def most_points() -> dict:
+    """Every user tied at the highest points (none when nobody has an award)."""
+    return _leaders("points")
+
+
+def max_points_gap() -> dict:
+    """The top user by points and the bottom one (ties by username), and their difference.
+
+    The bottom user is chosen among the others, so the pair is two users even when all tie.
+    """
+    top = _briefs(User.objects.order_by("-points", BinaryCollate("username"))[:1])
+    if not top:
+        return {"difference": None, "users": []}
+    bottom = _briefs(
+        User.objects.exclude(username=top[0]["username"]).order_by(
+            "points", BinaryCollate("username")
+        )[:1]
+    )
+    if not bottom:
+        return {"difference": None, "users": []}
+    return {"difference": top[0]["points"] - bottom[0]["points"], "users": [top[0], bottom[0]]}
+
+
+def min_points_gap() -> dict:
+    """Of neighbours in (points, username) order, the first pair with the smallest
+    difference, lower first."""
+    row = min_points_gap_row()
+    if row is None:
+        return {"difference": None, "users": []}
+    lower = dict(zip(BRIEF_FIELDS, row[:3], strict=True))
+    upper = dict(zip(BRIEF_FIELDS, row[3:], strict=True))
+    return {"difference": upper["points"] - lower["points"], "users": [lower, upper]}
+
+
+def streaks_at_least(days: int) -> QuerySet[User]:
+    """Users with awards on each of `days` consecutive calendar days: their longest run (the
+    latest of equals), longest first, then by username."""
+    return (
+        User.objects.filter(longest_streak__gte=days)
+        .order_by("-longest_streak", BinaryCollate("username"))
+        .values("username", "longest_streak", "streak_start", "streak_end")
+    )
+
+
+def leaderboard(by: str) -> QuerySet[User]:
+    """All users by points or by achievement count, highest first, then by username."""
+    figure = LEADERBOARD_FIGURES[by]
+    return User.objects.order_by(f"-{figure}", BinaryCollate("username")).values(*BRIEF_FIELDS)
+
+
+def leaderboard_ranked(rows: list[dict], by: str, offset: int) -> list[dict]:
+    """Add standard competition ranks (1, 2, 2, 4) to the page of `leaderboard(by)` rows that
+    starts at position `offset`."""
+    if not rows:
+        return rows
+    figure = LEADERBOARD_FIGURES[by]
+    # Only the first row needs the database (it may sit inside a tie that began on an earlier
+    # page): its rank is one more than the number of users above it.
+    rank = 1 + User.objects.filter(**{f"{figure}__gt": rows[0][figure]}).count()
+    ranked = []
+    for position, row in enumerate(rows, start=offset + 1):
+        if ranked and row[figure] != ranked[-1][figure]:
+            rank = position
+        ranked.append({**row, "rank": rank})
+    return ranked
+
+
+def achievement_rarity() -> QuerySet[Achievement]:
+    """The catalog with each entry's holder count, rarest first, then by code."""
+    return Achievement.objects.annotate(holders=Count("awards")).order_by("holders", "code")
+
+
+def holders_percent(holders: int, users: int) -> float:
+    """Share of all users holding an achievement, in percent to two decimals (0 without users)."""
+    return round(100 * holders / users, 2) if users else 0
