@@ -164,12 +164,21 @@ class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
     def create(self, request, *args, **kwargs):
         given = AwardCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        award, created = award_grant(
-            user=self.holder,
-            achievement=given.validated_data["achievement"],
-            awarded_at=given.validated_data.get("awarded_at"),
-            by=request.user,
-        )
+        achievement = given.validated_data["achievement"]
+        try:
+            award, created = award_grant(
+                user=self.holder,
+                achievement=achievement,
+                awarded_at=given.validated_data.get("awarded_at"),
+                by=request.user,
+            )
+        except Achievement.DoesNotExist:
+            # Deleted between validation and the grant.
+            raise exceptions.ValidationError(
+                {"achievement": [f"Unknown achievement code {achievement.code!r}."]}
+            ) from None
+        except User.DoesNotExist:
+            raise exceptions.NotFound("No user with that username.") from None
         return Response(
             AwardSerializer(award).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

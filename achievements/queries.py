@@ -33,7 +33,7 @@ _DIALECTS = {
         "island_key": "julianday(day) - ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY day)",
         "differs": "IS NOT",
         # SQLite has no row locks: a write transaction holds the whole database (IMMEDIATE mode).
-        "lock_shared": None,
+        "lock_shared": "SELECT 1 FROM {table} WHERE id = %s",
         "unbounded": None,
     },
 }
@@ -207,9 +207,10 @@ def statement_timeout_lift() -> None:
 
 
 def achievement_lock_shared(achievement_id: int) -> None:
-    """Hold the achievement row so its points cannot change until this transaction ends."""
-    sql = _dialect()["lock_shared"]
-    if sql is None:
-        return
+    """Hold the achievement row so its points cannot change until this transaction ends;
+    raise Achievement.DoesNotExist if it has been deleted meanwhile."""
+    sql = _dialect()["lock_shared"].format(table=Achievement._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(sql.format(table=Achievement._meta.db_table), [achievement_id])
+        cursor.execute(sql, [achievement_id])
+        if cursor.fetchone() is None:
+            raise Achievement.DoesNotExist(f"Achievement {achievement_id} no longer exists.")

@@ -69,6 +69,12 @@ def _require_english(achievement: Achievement) -> None:
         raise ValidationError(errors)
 
 
+def _require_integer_points(points) -> None:
+    # Django would coerce True, "5" and 5.0 to integers; the contract refuses them.
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise ValidationError({"points": ["Points must be a whole number."]})
+
+
 def _unique_code_from(name: str) -> str:
     base = slugify(name)[:CODE_MAX_LENGTH].strip("-_") or "achievement"
     code, n = base, 1
@@ -88,6 +94,7 @@ def achievement_create(
     code: str | None = None,
 ) -> Achievement:
     """Add an entry to the catalog. Without a code, one is made from the English name."""
+    _require_integer_points(points)
     achievement = Achievement(points=points)
     _set_texts(achievement, names, descriptions)
     _require_english(achievement)
@@ -111,6 +118,7 @@ def achievement_update(
     locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
     old_points = locked.points
     if points is not None:
+        _require_integer_points(points)
         locked.points = points
     _set_texts(locked, names, descriptions)
     _require_english(locked)

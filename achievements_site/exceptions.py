@@ -1,5 +1,6 @@
 """The API's error handler: every failure becomes a 4xx or 503 in DRF's error shape."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from rest_framework import exceptions
@@ -18,6 +19,9 @@ def exception_handler(exc, context):
             exc = exceptions.ValidationError(exc.message_dict)
         else:
             exc = exceptions.ValidationError({"detail": exc.messages})
+    elif isinstance(exc, ObjectDoesNotExist):
+        # Something the request names vanished mid-request (a concurrent delete).
+        exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, ProtectedError):
         exc = Conflict("This object is still referenced and cannot be deleted.")
     elif is_database_unavailable(exc):
