@@ -488,3 +488,33 @@ def test_an_achievement_held_only_by_a_deleted_user_can_then_be_deleted(grant, u
     achievement_delete(achievement=achievement)
 
     assert not Achievement.objects.exists()
+
+
+# Writes that lose a race with a deletion ------------------------------------------------------
+# Committed for real (transaction=True): foreign keys are checked when the transaction commits.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_granting_an_achievement_deleted_meanwhile_raises_does_not_exist():
+    user = UserFactory()
+    achievement = AchievementFactory()
+    seen_before_deletion = Achievement.objects.get(pk=achievement.pk)
+    achievement_delete(achievement=achievement)
+
+    with pytest.raises(Achievement.DoesNotExist):
+        award_grant(user=user, achievement=seen_before_deletion)
+
+    assert not Award.objects.exists()
+    assert figures(user) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_granting_to_a_user_deleted_meanwhile_raises_does_not_exist():
+    user, achievement = UserFactory(), AchievementFactory()
+    seen_before_deletion = User.objects.get(pk=user.pk)
+    user_delete(user=user)
+
+    with pytest.raises(User.DoesNotExist):
+        award_grant(user=seen_before_deletion, achievement=achievement)
+
+    assert not Award.objects.exists()
