@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
@@ -81,7 +81,7 @@ def _unique_code_from(name: str) -> str:
     while Achievement.objects.filter(code=code).exists():
         n += 1
         suffix = f"-{n}"
-        code = base[: CODE_MAX_LENGTH - len(suffix)] + suffix
+        code = base[: CODE_MAX_LENGTH - len(suffix)].rstrip("-_") + suffix
     return code
 
 
@@ -100,7 +100,12 @@ def achievement_create(
     _require_english(achievement)
     achievement.code = code or _unique_code_from(names.get(settings.LANGUAGE_CODE, ""))
     achievement.full_clean()
-    achievement.save()
+    try:
+        with transaction.atomic():
+            achievement.save()
+    except IntegrityError as exc:
+        # Lost a race with a concurrent create that took the same code.
+        raise ValidationError({"code": ["An achievement with this code already exists."]}) from exc
     logger.info("achievement created: %s (%s points)", achievement.code, achievement.points)
     return achievement
 
@@ -165,6 +170,28 @@ def _validate_awarded_at(awarded_at: datetime) -> None:
         raise ValidationError({"awarded_at": ["An award cannot be dated before 1970."]})
 
 
+def _audit(
+    event: str,
+    *,
+    achievement: Achievement,
+    user: User,
+    by: AbstractBaseUser | None,
+    awarded_at: datetime | None,
+) -> None:
+    """Log who gave or took what from whom, once the transaction has committed."""
+    fields = {
+        "event": event,
+        "achievement": achievement.code,
+        "user": user.username,
+        "by": by.get_username() if by else None,
+        "at": (awarded_at or timezone.now()).isoformat(),
+    }
+    verb = "granted to" if event == "award_granted" else "revoked from"
+    message = "award %s %s %s by %s at %s"
+    args = (achievement.code, verb, user.username, fields["by"] or "system", fields["at"])
+    transaction.on_commit(lambda: logger.info(message, *args, extra=fields))
+
+
 def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
@@ -191,20 +218,7 @@ def award_grant(
         user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by
     )
     figures_refresh(user.pk)
-    logger.info(
-        "award granted: %s to %s by %s at %s",
-        achievement.code,
-        user.username,
-        by.get_username() if by else "system",
-        awarded_at.isoformat(),
-        extra={
-            "event": "award_granted",
-            "achievement": achievement.code,
-            "user": user.username,
-            "by": by.get_username() if by else None,
-            "awarded_at": awarded_at.isoformat(),
-        },
-    )
+    _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
     return award, True
 
 
@@ -234,18 +248,7 @@ def award_revoke(
     if not deleted:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
     figures_refresh(user.pk)
-    logger.info(
-        "award revoked: %s from %s by %s",
-        achievement.code,
-        user.username,
-        by.get_username() if by else "system",
-        extra={
-            "event": "award_revoked",
-            "achievement": achievement.code,
-            "user": user.username,
-            "by": by.get_username() if by else None,
-        },
-    )
+    _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)
 
 
 @transaction.atomic
@@ -259,6 +262,9 @@ def figures_check() -> list[FigureMismatch]:
 def figures_rebuild() -> list[FigureMismatch]:
     """Recompute every user's figures from the awards, set-based; return what was wrong."""
     statement_timeout_lift()
+    # Hold every user (ascending id, the documented order) so no grant commits figures that
+    # this rebuild would then overwrite with what it computed before.
+    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
     mismatches = figures_mismatches()
     if mismatches:
         figures_refresh(None)

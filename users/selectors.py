@@ -1,6 +1,6 @@
 """Queries for users, with the case-insensitive username rule applied in one place."""
 
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 from users.collation import BinaryCollate
@@ -9,7 +9,10 @@ from users.models import User
 
 def _by_username(queryset: QuerySet[User], username: str) -> QuerySet[User]:
     # LOWER(username) = lower(value) uses the unique index on LOWER(username); usernames are
-    # ASCII, so Python's lower() and the database's agree.
+    # ASCII, so Python's lower() and the database's agree. A non-ASCII name matches nobody,
+    # even one that Python lower-cases to ASCII (the Kelvin sign "K" becomes "k").
+    if not username.isascii():
+        return queryset.none()
     return queryset.alias(username_lower=Lower("username")).filter(username_lower=username.lower())
 
 
@@ -29,3 +32,13 @@ def user_list(*, search: str | None = None) -> QuerySet[User]:
     if search:
         users = users.filter(username__icontains=search)
     return users
+
+
+def user_search(query: str) -> QuerySet[User]:
+    """Users whose username contains `query` in any case: an exact match first, then by username."""
+    exact = Case(When(username_lower=query.lower(), then=Value(0)), default=Value(1))
+    return (
+        User.objects.alias(username_lower=Lower("username"))
+        .filter(username__icontains=query)
+        .order_by(exact, BinaryCollate("username"))
+    )

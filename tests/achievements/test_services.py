@@ -111,6 +111,7 @@ def test_a_generated_code_is_cut_to_the_maximum_length_suffix_included():
     assert not first.code.endswith("-")
     assert len(second.code) <= CODE_MAX_LENGTH
     assert second.code.endswith("-2")
+    assert "--" not in second.code
     assert second.code != first.code
 
 

@@ -100,6 +100,14 @@ def test_a_user_is_found_by_username_in_any_case(lookup):
     assert user_username_taken(lookup)
 
 
+def test_a_non_ascii_look_alike_of_a_username_finds_nobody():
+    UserFactory(username="kate")
+
+    with pytest.raises(User.DoesNotExist):
+        user_get("\u212aate")  # KELVIN SIGN, which Python lower-cases to "k"
+    assert not user_username_taken("\u212aate")
+
+
 def test_looking_up_an_unknown_username_raises_does_not_exist():
     UserFactory(username="alice")
 
