@@ -1,0 +1,163 @@
+"""A brute-force oracle for the stats, in plain Python over raw award rows.
+
+It knows nothing of the stored figures, the stats app or its SQL: it is given the usernames,
+the catalog and the awards, and answers every stats question by the SPEC's definitions, the
+slow and obvious way. Usernames compare by code point, which is how Python compares strings.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from itertools import pairwise
+
+PAGE = 50  # the API's default page size, used by the summary's first page of streaks
+
+
+@dataclass(frozen=True)
+class AwardRow:
+    """One award as the database holds it, with the achievement's current points."""
+
+    username: str
+    code: str
+    awarded_at: datetime
+    points: int
+
+
+class Oracle:
+    """Every stats answer for one state of the data: `usernames` (all users, with or without
+    awards), `catalog` (code -> points, every achievement) and `awards`; days in `zone`."""
+
+    def __init__(
+        self,
+        usernames: Iterable[str],
+        catalog: dict[str, int],
+        awards: Iterable[AwardRow],
+        zone: tzinfo,
+    ):
+        self.usernames = sorted(usernames)
+        self.catalog = dict(catalog)
+        self.awards = list(awards)
+        self.zone = zone
+        held = [(a.username, a.code) for a in self.awards]
+        assert len(held) == len(set(held)), "a user holds an achievement at most once"
+        assert {a.username for a in self.awards} <= set(self.usernames)
+
+    # Per-user figures ------------------------------------------------------------------------
+
+    def brief(self, username: str) -> dict:
+        mine = [a for a in self.awards if a.username == username]
+        return {
+            "username": username,
+            "achievements_count": len(mine),
+            "points": sum(a.points for a in mine),
+        }
+
+    def briefs(self) -> list[dict]:
+        return [self.brief(u) for u in self.usernames]
+
+    def days(self, username: str) -> set[date]:
+        """The calendar days, in the zone, on which the user received an award."""
+        return {
+            a.awarded_at.astimezone(self.zone).date() for a in self.awards if a.username == username
+        }
+
+    def longest_run(self, username: str) -> tuple[int, date | None, date | None]:
+        """(length, first day, last day) of the longest run of consecutive award days; of
+        equally long runs the latest; (0, None, None) without awards."""
+        days = self.days(username)
+        best = (0, None, None)
+        for first in days:
+            if first - timedelta(days=1) in days:
+                continue  # not the first day of its run
+            last = first
+            while last + timedelta(days=1) in days:
+                last += timedelta(days=1)
+            length = (last - first).days + 1
+            if best[0] == 0 or (length, last) > (best[0], best[2]):
+                best = (length, first, last)
+        return best
+
+    # The questions ---------------------------------------------------------------------------
+
+    def _most(self, figure: str) -> dict:
+        briefs = self.briefs()
+        top = max((b[figure] for b in briefs), default=0)
+        leaders = [b for b in briefs if b[figure] == top] if top else []
+        return {figure: top, "users": sorted(leaders, key=lambda b: b["username"])}
+
+    def most_achievements(self) -> dict:
+        return self._most("achievements_count")
+
+    def most_points(self) -> dict:
+        return self._most("points")
+
+    def max_points_gap(self) -> dict:
+        briefs = self.briefs()
+        if len(briefs) < 2:
+            return {"difference": None, "users": []}
+        highest = min(briefs, key=lambda b: (-b["points"], b["username"]))
+        others = [b for b in briefs if b["username"] != highest["username"]]
+        lowest = min(others, key=lambda b: (b["points"], b["username"]))
+        return {"difference": highest["points"] - lowest["points"], "users": [highest, lowest]}
+
+    def min_points_gap(self) -> dict:
+        ordered = sorted(self.briefs(), key=lambda b: (b["points"], b["username"]))
+        best = None
+        for lower, upper in pairwise(ordered):
+            difference = upper["points"] - lower["points"]
+            if best is None or difference < best["difference"]:
+                best = {"difference": difference, "users": [lower, upper]}
+        return best or {"difference": None, "users": []}
+
+    def streaks(self, days: int) -> list[dict]:
+        rows = []
+        for username in self.usernames:
+            length, first, last = self.longest_run(username)
+            if length >= days:
+                rows.append(
+                    {
+                        "username": username,
+                        "longest_streak": length,
+                        "streak_start": first.isoformat(),
+                        "streak_end": last.isoformat(),
+                    }
+                )
+        return sorted(rows, key=lambda r: (-r["longest_streak"], r["username"]))
+
+    def leaderboard(self, by: str) -> list[dict]:
+        figure = {"points": "points", "achievements": "achievements_count"}[by]
+        briefs = self.briefs()
+        rows = [
+            # Standard competition ranking: one more than the number of users strictly above.
+            {**b, "rank": 1 + sum(other[figure] > b[figure] for other in briefs)}
+            for b in briefs
+        ]
+        return sorted(rows, key=lambda r: (-r[figure], r["username"]))
+
+    def achievements(self) -> list[dict]:
+        holders = defaultdict(int)
+        for award in self.awards:
+            holders[award.code] += 1
+        users = len(self.usernames)
+        rows = [
+            {
+                "code": code,
+                "points": points,
+                "holders": holders[code],
+                "holders_percent": round(100 * holders[code] / users, 2) if users else 0,
+            }
+            for code, points in self.catalog.items()
+        ]
+        return sorted(rows, key=lambda r: (r["holders"], r["code"]))
+
+    def summary(self, days: int = 7) -> dict:
+        """`stats/` without the URLs of the streak page (the caller checks those)."""
+        streaks = self.streaks(days)
+        return {
+            "most_achievements": self.most_achievements(),
+            "most_points": self.most_points(),
+            "max_points_gap": self.max_points_gap(),
+            "min_points_gap": self.min_points_gap(),
+            "streaks": {"days": days, "count": len(streaks), "results": streaks[:PAGE]},
+        }
