@@ -1,0 +1,71 @@
+"""Every stats endpoint runs the same number of queries for 5 users as for 60: the answers come
+from indexed per-user figures, never from a query per user or per award."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from achievements.services import award_grant
+from tests.factories import AchievementFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# The most queries each endpoint may run, whatever the number of users, awards or achievements.
+QUERY_BOUNDS = {
+    "most-achievements/": 2,
+    "most-points/": 2,
+    "max-points-gap/": 2,
+    "min-points-gap/": 1,
+    "streaks/?days=2": 2,
+    "leaderboard/?by=points": 3,
+    "leaderboard/?by=achievements&offset=3": 3,
+    "achievements/": 3,
+    "": 8,
+    # Over one page of streakers, the summary counts them: one query more, still bounded.
+    "?days=2": 9,
+}
+
+
+def populate(users: int) -> None:
+    """`users` more users, most with a streak of 2 to 4 days, every tenth idle; the catalog
+    grows with them."""
+    catalog = AchievementFactory.create_batch(max(4, users // 4))
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    for n in range(users):
+        user = UserFactory()
+        awards = 0 if n % 10 == 0 else 2 + n % 3
+        for day, achievement in enumerate(catalog[:awards]):
+            award_grant(user=user, achievement=achievement, awarded_at=start + timedelta(days=day))
+
+
+def queries_for(path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = APIClient().get(f"/api/v1/stats/{path}")
+    assert response.status_code == 200, response.content
+    return len(captured)
+
+
+@pytest.mark.parametrize("users", [5, 60])
+@pytest.mark.parametrize("path", list(QUERY_BOUNDS))
+def test_stats_endpoints_run_a_bounded_number_of_queries(
+    django_assert_max_num_queries, path, users
+):
+    populate(users)
+
+    with django_assert_max_num_queries(QUERY_BOUNDS[path]):
+        response = APIClient().get(f"/api/v1/stats/{path}")
+
+    assert response.status_code == 200
+
+
+def test_stats_endpoints_run_as_many_queries_for_120_users_as_for_60():
+    populate(60)
+    at_60 = {path: queries_for(path) for path in QUERY_BOUNDS}
+    assert at_60["?days=2"] == QUERY_BOUNDS["?days=2"]  # over one page of streakers already
+
+    populate(60)
+
+    assert {path: queries_for(path) for path in QUERY_BOUNDS} == at_60
