@@ -1,0 +1,54 @@
+"""gunicorn settings for the container and the end-to-end test; everything tunable comes from env.
+
+Run: gunicorn --config gunicorn.conf.py achievements_site.wsgi
+"""
+
+import os
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _cpus() -> int:
+    # The CPUs this process may run on (a container's cpuset), not the whole host's.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# GUNICORN_BIND wins; otherwise PORT, the variable most platforms set.
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
+
+# The usual 2 x CPUs + 1, capped: each worker holds a database connection (CONN_MAX_AGE).
+workers = _int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 9))
+# More than one thread switches to the gthread worker; requests then share a worker's memory.
+threads = _int("GUNICORN_THREADS", 1)
+
+# A worker silent for this long is killed and replaced, so one hung request cannot hold a worker
+# forever. It sits above the database statement timeout (15 s) and below nginx's read timeout
+# (35 s), so a slow query fails in Django and a hung worker answers 502 from nginx, not a hang.
+timeout = _int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM (docker stop, a deploy) workers finish in-flight requests for up to this long.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+# Seconds an idle keep-alive connection from nginx stays open (gthread workers only).
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests_jitter = max_requests // 10
+# Worker heartbeats on tmpfs: a container's overlay /tmp can stall them and get workers killed.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+# Addresses allowed to set X-Forwarded-Proto/-For for gunicorn itself (wsgi.url_scheme). Django
+# does not depend on it: it reads X-Forwarded-Proto through SECURE_PROXY_SSL_HEADER, and nginx
+# always overwrites that header. Compose sets "*" because only nginx can reach the web service.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# Access log on stdout. The client is the X-Forwarded-For chain nginx built ("client, proxy"),
+# then the peer that connected (nginx), the request id shared with nginx and Django, and the time.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+access_log_format = (
+    '%({x-forwarded-for}i)s via %(h)s "%(r)s" %(s)s %(b)s %(M)sms '
+    'request_id=%({x-request-id}i)s "%(a)s"'
+)
