@@ -177,6 +177,19 @@ def test_hashed_static_files_come_from_nginx_with_a_year_of_cache(nginx, gunicor
     assert response.header("X-Request-ID") is None
 
 
+def test_without_nginx_whitenoise_serves_the_same_static_files(gunicorn):
+    manifest = json.loads((gunicorn.static_root / "staticfiles.json").read_text())
+    hashed = manifest["paths"]["admin/css/base.css"]
+
+    # As behind a TLS-terminating platform; plain HTTP would get the HTTPS redirect first.
+    response = fetch(gunicorn.port, f"/static/{hashed}", headers={"X-Forwarded-Proto": "https"})
+
+    assert response.status == 200
+    assert response.body == (gunicorn.static_root / hashed).read_bytes()
+    assert "immutable" in response.header("Cache-Control")
+    assert response.header("X-Request-ID") is not None
+
+
 def test_unhashed_and_missing_static_files_stay_with_nginx(nginx):
     unhashed = fetch(nginx, "/static/admin/css/base.css")
     missing = fetch(nginx, "/static/no/such/file.css")
