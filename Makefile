@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev lint format bench clean
+.PHONY: run test e2e install install-dev lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ run: install
 ## test: the whole suite; extra pytest arguments go in ARGS="..."
 test: install-dev
 	$(BIN)/pytest $(ARGS)
+
+## e2e: only the end-to-end tests (nginx + gunicorn + PostgreSQL on loopback; needs nginx)
+e2e: install-dev
+	$(BIN)/pytest -m e2e $(ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
