@@ -21,3 +21,17 @@ def award_list_for_user(user: User) -> QuerySet[Award]:
     return (
         Award.objects.filter(user=user).select_related("achievement").order_by("-awarded_at", "-id")
     )
+
+
+def award_list_recent() -> QuerySet[Award]:
+    """Every award, newest first, each with its user and achievement."""
+    return Award.objects.select_related("user", "achievement").order_by("-awarded_at", "-id")
+
+
+def award_list_for_achievement(achievement: Achievement) -> QuerySet[Award]:
+    """An achievement's awards, newest first, each with its holder."""
+    return (
+        Award.objects.filter(achievement=achievement)
+        .select_related("user")
+        .order_by("-awarded_at", "-id")
+    )

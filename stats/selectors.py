@@ -111,3 +111,27 @@ def achievement_rarity() -> QuerySet[Achievement]:
 def holders_percent(holders: int, users: int) -> float:
     """Share of all users holding an achievement, in percent to two decimals (0 without users)."""
     return round(100 * holders / users, 2) if users else 0
+
+
+def leaders_top(by: str, limit: int) -> dict:
+    """The top figure by `by`, the first `limit` users tied at it and how many tie (none at 0)."""
+    figure = LEADERBOARD_FIGURES[by]
+    top = User.objects.aggregate(top=Max(figure))["top"] or 0
+    if not top:
+        return {"value": 0, "users": [], "count": 0}
+    tied = User.objects.filter(**{figure: top})
+    users = _briefs(tied.order_by(BinaryCollate("username"))[:limit])
+    count = tied.count() if len(users) == limit else len(users)
+    return {"value": top, "users": users, "count": count}
+
+
+def user_rank(user: User, by: str = "points") -> int:
+    """The user's standard competition rank (1, 2, 2, 4) by points or by achievement count."""
+    figure = LEADERBOARD_FIGURES[by]
+    return 1 + User.objects.filter(**{f"{figure}__gt": getattr(user, figure)}).count()
+
+
+def achievement_catalog(order: str = "rarest") -> QuerySet[Achievement]:
+    """The catalog with holder counts: rarest first, or most points first, then by code."""
+    catalog = achievement_rarity()
+    return catalog.order_by("-points", "code") if order == "points" else catalog
