@@ -1,0 +1,95 @@
+"""The home page: the five stats, the top of the leaderboard, the latest awards, the search box."""
+
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.pages.conftest import achievement, text
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_shows_the_leaders_by_count_and_by_points(scene):
+    body = text(Client().get("/"))
+
+    assert "Most achievements" in body
+    assert re.search(r'<span class="big">3</span> achievements', body)
+    assert "Most points" in body
+    assert re.search(r'<span class="big">60</span> points', body)
+    assert f'href="{reverse("pages:user", args=["anna"])}"' in body
+
+
+def test_home_shows_the_largest_and_smallest_gap_with_both_users(scene):
+    response = Client().get("/")
+    body = text(response)
+
+    largest = body[body.index("Largest gap") : body.index("Smallest gap")]
+    assert "anna" in largest and "idle" in largest
+    assert '<span class="big">60</span> points' in largest
+    smallest = body[body.index("Smallest gap") :]
+    smallest = smallest[: smallest.index("</article>")]
+    # boris and vera.k both have 30 points: neighbours with no gap at all.
+    assert '<span class="big">0</span> points' in smallest
+    assert smallest.index("boris") < smallest.index("vera.k")
+    assert response.context["min_gap"]["difference"] == 0
+
+
+def test_home_lists_the_users_on_a_seven_day_streak(scene, grant):
+    assert "Nobody has kept it up that long yet." in text(Client().get("/"))
+
+    for day in range(7):
+        grant(scene.idle, achievement(f"day-{day}", 1, f"Day {day}"), days_ago=day)
+
+    body = text(Client().get("/"))
+    card = body[body.index("7 days in a row") :]
+    card = card[: card.index("</article>")]
+    assert "idle" in card and "7 days" in card
+    assert '<span class="big">1</span> user' in card
+
+
+def test_home_shows_the_top_of_the_leaderboard_with_shared_ranks(scene):
+    response = Client().get("/")
+
+    leaders = [(row["rank"], row["username"]) for row in response.context["leaders"]]
+    assert leaders == [(1, "anna"), (2, "boris"), (2, "vera.k"), (4, "idle")]
+    assert reverse("pages:leaderboard") in text(response)
+
+
+def test_home_shows_the_latest_awards_newest_first_in_the_page_language(scene):
+    response = Client().get("/")
+
+    recent = [(a.user.username, a.achievement.code) for a in response.context["recent_awards"]]
+    assert recent[0] == ("boris", "first-pie")
+    assert recent[-1] == ("anna", "night-owl")
+    body = text(response)
+    latest = body[body.index("Latest awards") :]
+    assert "First Pancake" in latest and "Первый блин" not in latest
+
+    latest_ru = text(Client(headers={"Accept-Language": "ru"}).get("/"))
+    assert "Первый блин" in latest_ru[latest_ru.index("Свежие награды") :]
+
+
+def test_home_has_a_search_form_that_sends_a_get_to_the_search_page():
+    body = text(Client().get("/"))
+
+    form = re.search(r'<form class="search search--large" role="search" action="([^"]+)"', body)
+    assert form and form.group(1) == reverse("pages:search")
+    assert 'name="q"' in body
+
+
+def test_home_with_no_data_says_so_instead_of_failing(db):
+    response = Client().get("/")
+
+    assert response.status_code == 200
+    body = text(response)
+    assert "Nobody has earned an achievement yet." in body
+    assert "It takes at least two users." in body
+    assert "No users yet." in body
+    assert "No awards yet." in body
+
+
+def test_pages_answer_only_get_and_head(db):
+    assert Client().head("/").status_code == 200
+    assert Client().post("/").status_code == 405

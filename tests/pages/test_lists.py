@@ -1,0 +1,70 @@
+"""The full leaderboard and the streaks page."""
+
+import pytest
+from django.test import Client
+
+from tests.pages.conftest import text
+from users.services import user_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_leaderboard_ranks_everyone_by_points_with_shared_ranks(scene):
+    response = Client().get("/leaderboard/")
+
+    assert response.status_code == 200
+    assert [(r["rank"], r["username"], r["points"]) for r in response.context["rows"]] == [
+        (1, "anna", 60),
+        (2, "boris", 30),
+        (2, "vera.k", 30),
+        (4, "idle", 0),
+    ]
+    assert '<th scope="col" class="num">Rank</th>' in text(response)
+
+
+def test_the_leaderboard_can_rank_by_achievement_count(scene):
+    response = Client().get("/leaderboard/?by=achievements")
+
+    assert [(r["rank"], r["username"]) for r in response.context["rows"]] == [
+        (1, "anna"),
+        (2, "boris"),
+        (3, "vera.k"),
+        (4, "idle"),
+    ]
+    assert 'href="?by=achievements" aria-current="page"' in text(response)
+
+
+def test_an_unknown_ranking_falls_back_to_points(scene):
+    assert Client().get("/leaderboard/?by=nonsense").context["by"] == "points"
+
+
+def test_ranks_continue_across_pages_and_ties_span_them(db):
+    # 52 users, all at 0 points: the two on the second page share rank 1 with the first 50.
+    for n in range(52):
+        user_create(username=f"u{n:02d}")
+
+    second = Client().get("/leaderboard/?page=2")
+
+    assert [(r["rank"], r["username"]) for r in second.context["rows"]] == [
+        (1, "u50"),
+        (1, "u51"),
+    ]
+    assert 'href="?page=1"' in text(second)
+
+
+def test_the_streaks_page_lists_users_with_enough_days_in_a_row(scene):
+    response = Client().get("/streaks/?days=3")
+
+    assert [s["username"] for s in response.context["page"].object_list] == ["anna"]
+    body = text(response)
+    assert "3 days" in body
+    assert '<time datetime="2024-03-01">' in body and '<time datetime="2024-03-03">' in body
+
+
+@pytest.mark.parametrize("days", ["1", "3651", "x", "-5", "99999999"])
+def test_the_streaks_page_uses_seven_days_for_a_value_out_of_range(scene, days):
+    response = Client().get("/streaks/", {"days": days})
+
+    assert response.status_code == 200
+    assert response.context["days"] == 7
+    assert "Nobody has kept it up that long yet." in text(response)
