@@ -1,0 +1,192 @@
+# Russian interface texts are the point of these checks, not look-alike Latin letters.
+# ruff: noqa: RUF001
+"""The pages in a real headless Chromium (Debian's package, driven by Playwright) against a live
+server holding the demo data: a visitor finds a user, reads their achievements, switches the
+interface language and browses the catalog. JavaScript is off unless a test needs it to measure
+the page: nothing on the site depends on it. Screenshots go to test-artifacts/screenshots/.
+
+Without Chromium or Playwright these tests skip locally; in CI (CI set) that is a failure.
+"""
+
+import os
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from achievements.models import Achievement
+from achievements.selectors import award_list_for_user
+from users.selectors import user_get
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def unavailable(reason: str) -> None:
+    """Skip, except in CI, where a browser test that cannot run is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: CI must run the browser tests.", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright for Python is not installed (requirements-dev.txt)")
+    if not CHROMIUM.is_file():
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
+    # around it are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def site(transactional_db, live_server) -> str:
+    """The live server's address, with the demo data seeded."""
+    call_command("seed_demo_data", stdout=StringIO(), stderr=StringIO())
+    return live_server.url
+
+
+@pytest.fixture
+def visit(browser, site):
+    """`visit(path, **context options)`: a new page at `path`. At the end, checks that the
+    pages asked no other host for anything."""
+    contexts, foreign = [], []
+
+    def visit(path: str, **options):
+        options = {"viewport": DESKTOP, "java_script_enabled": False, **options}
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "request",
+            lambda request: None
+            if request.url.startswith((site, "data:"))
+            else foreign.append(request.url),
+        )
+        page.goto(site + path)
+        return page
+
+    yield visit
+    for context in contexts:
+        context.close()
+    assert foreign == [], "pages loaded something from another host"
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def test_a_visitor_finds_a_user_and_reads_their_achievements_in_their_language(visit):
+    from playwright.sync_api import expect
+
+    page = visit("/", locale="en-US")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Leaders and records")
+    screenshot(page, "home-en.png")
+
+    page.get_by_label("Find a user by name").fill("MASHA")
+    page.get_by_role("button", name="Search").click()
+
+    expect(page).to_have_url(re.compile(r"/users/masha_k/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("masha_k")
+    # The interface stays English; masha_k reads Russian, so her achievements are in Russian.
+    expect(page.get_by_text("Longest streak")).to_be_visible()
+    awards = list(award_list_for_user(user_get("masha_k"))[:50])
+    expected = [award.achievement.name_ru or award.achievement.name_en for award in awards]
+    assert any(award.achievement.name_ru for award in awards), "the demo gives her Russian names"
+    expect(page.locator(".award__name")).to_have_text(expected)
+    expect(page.locator(".award__main").first).to_have_attribute("lang", "ru")
+    screenshot(page, "user-masha_k-en.png")
+
+
+def test_a_visitor_switches_to_russian_and_browses_the_catalog(visit):
+    from playwright.sync_api import expect
+
+    page = visit("/", locale="en-US")
+    page.get_by_role("button", name="Русский").click()
+
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Лидеры и рекорды")
+    expect(page.get_by_role("button", name="Русский")).to_have_attribute("aria-pressed", "true")
+    screenshot(page, "home-ru.png")
+
+    page.get_by_role("navigation", name="Главное меню").get_by_role(
+        "link", name="Все достижения"
+    ).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Все достижения")
+    catalog = list(Achievement.objects.order_by("-points", "code"))
+    expect(page.locator("table.catalog tbody tr")).to_have_count(len(catalog))
+    expect(page.get_by_role("link", name="Первый блин")).to_be_visible()
+    screenshot(page, "catalog-ru.png")
+
+    page.get_by_role("link", name="Самые ценные").click()
+    most_valuable = catalog[0]
+    first = page.locator("table.catalog tbody tr").first.get_by_role("link")
+    expect(first).to_have_text(most_valuable.name_ru or most_valuable.name_en)
+
+    first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        most_valuable.name_ru or most_valuable.name_en
+    )
+    expect(page.get_by_role("heading", name="У кого оно есть")).to_be_visible()
+    screenshot(page, "achievement-ru.png")
+
+    # Back to English: the same page, now with English texts.
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text(most_valuable.name_en)
+    expect(page.get_by_role("heading", name="Who holds it")).to_be_visible()
+
+
+def test_an_unknown_user_gets_a_page_that_helps(visit):
+    from playwright.sync_api import expect
+
+    page = visit("/users/no.such.person/", locale="en-US")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("No such user")
+    expect(page.get_by_label("Find a user by name")).to_have_value("no.such.person")
+    screenshot(page, "user-not-found-en.png")
+
+
+@pytest.mark.parametrize("path", ["/", "/users/masha_k/", "/achievements/", "/leaderboard/"])
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(visit, path):
+    from playwright.sync_api import expect
+
+    # JavaScript on only to measure the page.
+    page = visit(path, viewport=PHONE, java_script_enabled=True, locale="ru-RU")
+
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    name = path.strip("/").replace("/", "-") or "home"
+    screenshot(page, f"phone-{name}-ru.png")
