@@ -508,3 +508,13 @@ def test_the_user_list_queries_do_not_grow_with_the_page(api, count_queries):
         counts.append(count_queries(lambda: api.get(USERS, {"limit": 100})))
 
     assert counts[0] == counts[1]
+
+
+def test_an_empty_patch_leaves_the_user_unchanged(api):
+    # The schema publishes every PATCH field as optional, as the catalog's PATCH treats them.
+    UserFactory(username="alice", language="ru")
+
+    response = api.patch(f"{USERS}alice/", {})
+
+    assert response.status_code == 200
+    assert response.json()["language"] == "ru"
