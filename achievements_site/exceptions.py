@@ -1,5 +1,7 @@
 """The API's error handler: every failure becomes a 4xx or 503 in DRF's error shape."""
 
+import logging
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
@@ -9,6 +11,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from achievements_site.api import Conflict
 from achievements_site.middleware import DATABASE_RETRY_AFTER, is_database_unavailable
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
@@ -25,6 +29,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, ProtectedError):
         exc = Conflict("This object is still referenced and cannot be deleted.")
     elif is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc)
         return Response(
             {"detail": "The database is temporarily unavailable; retry shortly."},
             status=503,
