@@ -25,7 +25,9 @@ def award_list_for_user(user: User) -> QuerySet[Award]:
 
 def award_list_recent() -> QuerySet[Award]:
     """Every award, newest first, each with its user and achievement."""
-    return Award.objects.select_related("user", "achievement").order_by("-awarded_at", "-id")
+    # No tie-break on id: it would make the database sort every award of an imported batch
+    # that shares one timestamp before it can return the first ten.
+    return Award.objects.select_related("user", "achievement").order_by("-awarded_at")
 
 
 def award_list_for_achievement(achievement: Achievement) -> QuerySet[Award]:

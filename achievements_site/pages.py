@@ -65,7 +65,7 @@ def _query_without(request: HttpRequest, *names: str, **values) -> str:
     return f"?{encoded}" if encoded else ""
 
 
-def _paginate(request: HttpRequest, items: QuerySet, per_page: int = PAGE_SIZE) -> Page:
+def _paginate(request: HttpRequest, items: QuerySet | list, per_page: int = PAGE_SIZE) -> Page:
     """The requested `?page=` of `items` (the last one when past the end, the first when not a
     number), with `previous_url` and `next_url` that keep the other query parameters."""
     page = Paginator(items, per_page).get_page(request.GET.get("page"))

@@ -6,7 +6,7 @@ Ties are broken by username in code point order, the same on every database.
 
 from django.db.models import Count, Max, QuerySet
 
-from achievements.models import Achievement
+from achievements.models import Achievement, Award
 from stats.queries import min_points_gap_row
 from users.collation import BinaryCollate
 from users.models import User
@@ -131,7 +131,19 @@ def user_rank(user: User, by: str = "points") -> int:
     return 1 + User.objects.filter(**{f"{figure}__gt": getattr(user, figure)}).count()
 
 
-def achievement_catalog(order: str = "rarest") -> QuerySet[Achievement]:
-    """The catalog with holder counts: rarest first, or most points first, then by code."""
-    catalog = achievement_rarity()
-    return catalog.order_by("-points", "code") if order == "points" else catalog
+def achievement_catalog(order: str = "rarest") -> list[Achievement]:
+    """Every entry with its `holders`: rarest first, or most points first, then by code."""
+    # One pass over the awards grouped by achievement, with no join: the catalog is small, the
+    # awards are not, and a paginated queryset would count them a second time.
+    holders = dict(
+        Award.objects.order_by()
+        .values("achievement")
+        .annotate(holders=Count("*"))
+        .values_list("achievement", "holders")
+    )
+    catalog = list(Achievement.objects.all())
+    for achievement in catalog:
+        achievement.holders = holders.get(achievement.pk, 0)
+    if order == "points":
+        return sorted(catalog, key=lambda a: (-a.points, a.code))
+    return sorted(catalog, key=lambda a: (a.holders, a.code))
