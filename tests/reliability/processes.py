@@ -1,0 +1,245 @@
+"""Real processes for the end-to-end reliability tests: a private PostgreSQL cluster the test
+can stop, freeze and restart, and the app under gunicorn with the repo's gunicorn.conf.py."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def postgres_bin_dir() -> Path | None:
+    """The newest installed PostgreSQL's bin folder with initdb and pg_ctl, or None."""
+    for directory in POSTGRES_BIN_DIRS:
+        if (directory / "initdb").exists() and (directory / "pg_ctl").exists():
+            return directory
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb and shutil.which("pg_ctl") else None
+
+
+def missing_postgres_reason() -> str | None:
+    """Why a private cluster cannot be started here, or None when it can."""
+    if postgres_bin_dir() is None:
+        return "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root, and there is no `postgres` user to run the cluster as"
+        if not shutil.which("runuser"):
+            return "running as root, and `runuser` is missing"
+    return None
+
+
+@dataclass
+class PostgresCluster:
+    """A throwaway cluster in a temporary folder, on a free loopback port, trusting local users.
+
+    initdb and postgres refuse to run as root, so as root they run as the `postgres` user.
+    """
+
+    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="pg-outage-")))
+    port: int = field(default_factory=free_port)
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "postgres.log"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@{LOOPBACK}:{self.port}/{database}"
+
+    def _run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+        argv = [str(postgres_bin_dir() / command[0]), *command[1:]]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
+
+    def create(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses={LOOPBACK} -k {self.directory}"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options, "-w", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def postmaster_pid(self) -> int:
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def freeze(self) -> None:
+        """Stop the postmaster (not its backends): it accepts TCP connections, answers nothing."""
+        os.kill(self.postmaster_pid(), signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.postmaster_pid(), signal.SIGCONT)
+
+    def destroy(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.thaw()
+        self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def app_environment(database_url: str, **overrides: str) -> dict[str, str]:
+    """A production-like environment (DEBUG off) for the app on loopback, nothing inherited
+    from the developer's Django variables."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "DJANGO_SETTINGS_MODULE": "achievements_site.settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "reliability-e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": LOOPBACK,
+        "SECURE_SSL_REDIRECT": "0",
+        "THROTTLE_ANON_RATE": "",
+        "THROTTLE_USER_RATE": "",
+        **overrides,
+    }
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a management command; return its stdout, fail with its output if it fails."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed: float
+
+    def json(self):
+        return json.loads(self.body)
+
+
+def fetch(
+    port: int,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: dict | bytes | None = None,
+    timeout: float = 60,
+) -> Response:
+    """One HTTP request to a loopback port; JSON-encodes a dict body."""
+    headers = {"Host": LOOPBACK, **(headers or {})}
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    started = time.monotonic()
+    try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        return Response(
+            response.status,
+            {k.lower(): v for k, v in response.getheaders()},
+            data,
+            time.monotonic() - started,
+        )
+    finally:
+        connection.close()
+
+
+@dataclass
+class Gunicorn:
+    """The app under gunicorn with the repo's config, as the image runs it (minus the proxy)."""
+
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+
+    @classmethod
+    def start(cls, env: dict[str, str], log_path: Path, **settings: str) -> Gunicorn:
+        port = free_port()
+        env = {**env, "GUNICORN_BIND": f"{LOOPBACK}:{port}", **settings}
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--config",
+                    "gunicorn.conf.py",
+                    "achievements_site.wsgi",
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = cls(process, port, log_path)
+        server.wait_until_serving()
+        return server
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until_serving(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited early:\n{self.log()}")
+            with contextlib.suppress(OSError):
+                if fetch(self.port, "/healthz", timeout=2).status == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"gunicorn did not serve within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
