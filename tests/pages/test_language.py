@@ -135,3 +135,20 @@ def test_the_compiled_catalog_matches_the_po_file():
             assert [compiled.ngettext(msgid, plural, n) for n in (1, 2, 5)] == forms, msgid
         else:
             assert compiled.gettext(msgid) == forms[0], msgid
+
+
+def test_every_translate_tag_in_the_templates_is_in_the_catalog():
+    """Catches a template edited without `makemessages` (for the simple {% translate %} tags)."""
+    msgids = {msgid for msgid, _, _ in po_entries(LOCALE / "django.po")}
+    templates = Path(settings.BASE_DIR) / "templates"
+    tag = re.compile(r"""{%\s*translate\s+(["'])(.+?)\1\s*%}""")
+
+    used = {
+        match.group(2)
+        for path in templates.rglob("*.html")
+        if "admin" not in path.relative_to(templates).parts
+        for match in tag.finditer(path.read_text(encoding="utf-8"))
+    }
+
+    assert len(used) > 40
+    assert sorted(used - msgids) == []
