@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from achievements.models import Achievement, Award
-from achievements.queries import awards_bulk_insert, statement_timeout_lift
+from achievements.queries import awards_bulk_insert, statement_timeout_lift, vacuum_analyze
 from achievements.services import achievement_create, award_grant, figures_rebuild
 from users.models import User
 from users.selectors import user_get
@@ -212,6 +212,7 @@ def bench_seed(
         progress("figures", 0, 1)
         figures_rebuild()
         progress("figures", 1, 1)
+    vacuum_analyze()
     logger.info(
         "benchmark data: %s users and %s awards added", report.users_created, report.awards_created
     )
