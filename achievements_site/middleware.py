@@ -1,9 +1,11 @@
-"""Request-wide middleware: request ids for the logs, an honest 503 when the database is down."""
+"""Request-wide middleware: request ids for the logs, a cap on request bodies, and an honest
+503 when the database is down."""
 
 import logging
 import re
 import uuid
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
@@ -34,6 +36,31 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE with a JSON 413, unread.
+
+    Django checks that limit only when it parses a form or reads `request.body`; the API's JSON
+    parser reads the stream itself and would take a body of any size. nginx refuses the same
+    size first (client_max_body_size); this holds when the app is served without it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django then reads no body at all
+        if limit is not None and length > limit:
+            return JsonResponse(
+                {"detail": f"The request body is larger than the limit of {limit} bytes."},
+                status=413,
+            )
+        return self.get_response(request)
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "achievements_site.middleware.RequestIdMiddleware",
+    # DRF's JSON parser ignores DATA_UPLOAD_MAX_MEMORY_SIZE; this enforces it for every path.
+    "achievements_site.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise serves static files when no nginx is in front (DEBUG off, `make run`).
     "whitenoise.middleware.WhiteNoiseMiddleware",

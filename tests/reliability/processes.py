@@ -198,7 +198,8 @@ class Gunicorn:
     log_path: Path
 
     @classmethod
-    def start(cls, env: dict[str, str], log_path: Path, **settings: str) -> Gunicorn:
+    def start(cls, env: dict[str, str], log_path: Path, *options: str, **settings: str) -> Gunicorn:
+        """Start it; `options` are extra command-line options, `settings` extra environment."""
         port = free_port()
         env = {**env, "GUNICORN_BIND": f"{LOOPBACK}:{port}", **settings}
         with log_path.open("wb") as log:
@@ -209,6 +210,7 @@ class Gunicorn:
                     "gunicorn",
                     "--config",
                     "gunicorn.conf.py",
+                    *options,
                     "achievements_site.wsgi",
                 ],
                 cwd=REPO_ROOT,
