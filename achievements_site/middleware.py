@@ -6,7 +6,9 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.signals import request_finished
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 from django.http import JsonResponse
 
 from achievements_site.logging import request_id_var
@@ -29,13 +31,19 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = request_id_var.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            request_id_var.reset(token)
+        # Set until the response has been sent, not only while the middleware runs: Django logs
+        # error responses ("django.request") after the middleware chain has returned, and those
+        # lines belong to this request too. `request_finished` clears it.
+        request_id_var.set(request_id)
+        response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+@receiver(request_finished)
+def _forget_request_id(**kwargs) -> None:
+    # Whatever this thread logs between requests belongs to none of them.
+    request_id_var.set("-")
 
 
 class RequestBodyLimitMiddleware:
