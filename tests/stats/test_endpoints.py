@@ -155,27 +155,42 @@ class RandomWorld:
     """A seeded random dataset written through the services, and the rows the oracle expects
     (tracked here, independently of the database)."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, distinct_totals: bool = False):
+        """With `distinct_totals`, nobody is idle and points are drawn from a wide range, so no
+        two users share a total (the smallest gap is then not 0)."""
         self.rng = rng = random.Random(seed)
         self.users = {
             name: UserFactory(username=name)
             for name in (random_username(rng, n) for n in range(rng.randint(20, 40)))
         }
-        # Few distinct point values, so totals tie often.
         self.catalog = {
             a.code: a
             for a in (
-                AchievementFactory(points=rng.choice([5, 10, 10, 20, 25, 50])) for _ in range(14)
+                AchievementFactory(
+                    points=rng.randint(1, 1_000_000)
+                    if distinct_totals
+                    # Few distinct point values, so totals tie often.
+                    else rng.choice([5, 10, 10, 20, 25, 50])
+                )
+                for _ in range(14)
             )
         }
         self.held: dict[tuple[str, str], datetime] = {}
-        idle = set(rng.sample(sorted(self.users), len(self.users) // 5))
+        idle = (
+            set() if distinct_totals else set(rng.sample(sorted(self.users), len(self.users) // 5))
+        )
         for name in sorted(set(self.users) - idle):
             # Runs of mostly consecutive days over about 20 days, sometimes two awards a day.
             day = rng.randrange(20)
             for code in rng.sample(sorted(self.catalog), rng.randint(1, 10)):
                 self.grant(name, code, random_moment(rng, day))
                 day = min(19, day + rng.choice([0, 1, 1, 1, 1, 2, 3]))
+        if distinct_totals:
+            # An achievement of one's own as well, so no two users hold the same set.
+            for name in sorted(self.users):
+                own = AchievementFactory(points=rng.randint(1, 1_000_000))
+                self.catalog[own.code] = own
+                self.grant(name, own.code, random_moment(rng, rng.randrange(20)))
 
     def grant(self, name: str, code: str, at: datetime) -> None:
         _award, created = award_grant(
@@ -234,6 +249,18 @@ def test_every_endpoint_equals_the_oracle_on_random_data(api, time_zone, zone, s
     world.mutate()
 
     assert_endpoints_match(api, world.oracle())
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_every_endpoint_equals_the_oracle_when_no_two_totals_tie(api, time_zone, seed):
+    time_zone("UTC")
+    world = RandomWorld(seed, distinct_totals=True)
+    oracle = world.oracle()
+    totals = [b["points"] for b in oracle.briefs()]
+    assert len(set(totals)) == len(totals)
+
+    assert_endpoints_match(api, oracle)
+    assert get(api, "min-points-gap/")["difference"] > 0
 
 
 def test_random_data_has_what_the_comparison_needs(time_zone):

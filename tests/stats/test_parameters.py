@@ -4,7 +4,7 @@ achievements; anything else is a 400 naming the parameter, never a 500. Stats ar
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory
+from tests.factories import AchievementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +82,20 @@ def test_stats_are_read_only(api, path, method):
     response = getattr(api, method)(f"/api/v1/stats/{path}", {})
 
     assert response.status_code in (401, 403, 405)
+
+
+def test_achievement_stats_answer_in_the_requested_language(api):
+    AchievementFactory(code="polyglot", name_en="Polyglot", name_ru="Полиглот")
+
+    response = api.get("/api/v1/stats/achievements/", {"lang": "ru"})
+
+    assert response.status_code == 200
+    assert response["Content-Language"] == "ru"
+    assert [row["name"] for row in response.json()["results"]] == ["Полиглот"]
+
+
+def test_achievement_stats_in_an_unknown_language_is_a_400_naming_lang(api):
+    response = api.get("/api/v1/stats/achievements/", {"lang": "xx"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["lang"]

@@ -18,14 +18,15 @@ QUERY_BOUNDS = {
     "most-achievements/": 2,
     "most-points/": 2,
     "max-points-gap/": 2,
-    "min-points-gap/": 1,
+    # One query finds the lowest shared total; without one, a window pass finds the gap.
+    "min-points-gap/": 2,
     "streaks/?days=2": 2,
     "leaderboard/?by=points": 3,
     "leaderboard/?by=achievements&offset=3": 3,
     "achievements/": 3,
-    "": 8,
+    "": 9,
     # Over one page of streakers, the summary counts them: one query more, still bounded.
-    "?days=2": 9,
+    "?days=2": 10,
 }
 
 
@@ -69,3 +70,19 @@ def test_stats_endpoints_run_as_many_queries_for_120_users_as_for_60():
     populate(60)
 
     assert {path: queries_for(path) for path in QUERY_BOUNDS} == at_60
+
+
+@pytest.mark.parametrize("users", [5, 60])
+def test_the_smallest_gap_runs_a_bounded_number_of_queries_when_every_total_differs(
+    django_assert_max_num_queries, users
+):
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    for n in range(users):
+        achievement = AchievementFactory(points=3 * n + 1)  # every total different
+        award_grant(user=UserFactory(), achievement=achievement, awarded_at=start)
+
+    with django_assert_max_num_queries(QUERY_BOUNDS["min-points-gap/"]):
+        response = APIClient().get("/api/v1/stats/min-points-gap/")
+
+    assert response.status_code == 200
+    assert response.json()["difference"] == 3
