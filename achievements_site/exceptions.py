@@ -4,6 +4,7 @@ import logging
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import ProtectedError
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -16,8 +17,8 @@ logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus domain errors: Django validation → 400, protected delete → 409,
-    unreachable database → 503 with Retry-After."""
+    """DRF's handler, plus domain errors: Django validation and unstorable values → 400,
+    protected delete → 409, unreachable database → 503 with Retry-After."""
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             exc = exceptions.ValidationError(exc.message_dict)
@@ -26,6 +27,12 @@ def exception_handler(exc, context):
     elif isinstance(exc, ObjectDoesNotExist):
         # Something the request names vanished mid-request (a concurrent delete).
         exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DataError):
+        # The database refused a value it cannot store or compare (PostgreSQL text cannot hold
+        # a NUL character): the input is bad, the server is fine.
+        exc = exceptions.ParseError(
+            "The request holds a value the database cannot store, such as a NUL character."
+        )
     elif isinstance(exc, ProtectedError):
         exc = Conflict("This object is still referenced and cannot be deleted.")
     elif is_database_unavailable(exc):
