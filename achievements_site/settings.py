@@ -165,8 +165,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["achievements_site.api.ModelPermissionsOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "achievements_site.api.Pagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["achievements_site.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "achievements_site.schema.AutoSchema",
     "EXCEPTION_HANDLER": "achievements_site.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
