@@ -77,6 +77,8 @@ class AchievementViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    """The catalog of achievements, with `name` and `description` in the request's language."""
+
     queryset = Achievement.objects.all()
     serializer_class = AchievementSerializer
     lookup_field = "code"
@@ -146,16 +148,17 @@ class AchievementViewSet(
     ),
 )
 class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
+    """A user's awards, always in the user's own language."""
+
     # The model permissions (add_award, delete_award) are read from this queryset, before the
     # user in the URL is looked up: a write without credentials is a 401 even for a bad name.
     queryset = Award.objects.all()
     serializer_class = AwardSerializer
 
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        self.holder = _user_or_404(kwargs["username"])
-        # Awards read in their holder's language, whatever the request asked for.
-        self.use_language(self.holder.language)
+    def choose_language(self, request) -> str:
+        # Awards read in their holder's language, whatever the request asks for.
+        self.holder = _user_or_404(self.kwargs["username"])
+        return self.holder.language
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(award_list_for_user(self.holder))

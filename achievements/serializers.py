@@ -62,12 +62,13 @@ class AchievementWriteSerializer(serializers.Serializer):
         fields = super().get_fields()
         for field, max_length in TRANSLATED.items():
             for code in LANGUAGE_CODES:
-                required = code == settings.LANGUAGE_CODE and not self.partial
+                english = code == settings.LANGUAGE_CODE
                 fields[build_localized_fieldname(field, code)] = serializers.CharField(
                     max_length=max_length,
-                    required=required,
-                    allow_blank=not required,
-                    allow_null=not required,
+                    required=english and not self.partial,
+                    # English is the fallback: it may be left out of a PATCH, never emptied.
+                    allow_blank=not english,
+                    allow_null=not english,
                 )
         if self.instance is not None:
             # The code is the key integrations use in URLs: fixed once created.

@@ -87,8 +87,8 @@ class StrictIntegerField(serializers.IntegerField):
 class LanguageMixin:
     """Serialize translated text in one language and say which in `Content-Language`.
 
-    The language is `request_language()` unless a view sets `self.response_language` itself
-    (a user's awards are always in that user's language).
+    The language is `request_language()` unless a view overrides `choose_language` (a user's
+    awards are always in that user's language).
     """
 
     response_language: str | None = None
@@ -96,11 +96,12 @@ class LanguageMixin:
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self._previous_language = translation.get_language()
-        self.use_language(request_language(request))
+        self.response_language = self.choose_language(request)
+        translation.activate(self.response_language)
 
-    def use_language(self, language: str) -> None:
-        self.response_language = language
-        translation.activate(language)
+    def choose_language(self, request) -> str:
+        """The language of this response's translated text."""
+        return request_language(request)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

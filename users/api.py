@@ -110,7 +110,8 @@ class UserViewSet(
         user = self.get_object()
         given = UserUpdateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        user = user_update(user=user, **given.validated_data)
+        if given.validated_data:
+            user = user_update(user=user, **given.validated_data)
         return Response(UserSerializer(user).data)
 
     def destroy(self, request, *args, **kwargs):

@@ -20,4 +20,4 @@ class UserCreateSerializer(serializers.Serializer):
 
 
 class UserUpdateSerializer(serializers.Serializer):
-    language = serializers.ChoiceField(choices=settings.LANGUAGES)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
