@@ -3,9 +3,8 @@
 import re
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, permissions
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,27 +21,42 @@ from stats.serializers import (
 )
 from users.models import User
 
-DAYS_PARAMETER = OpenApiParameter(
-    "days",
-    OpenApiTypes.INT,
-    description=f"Consecutive calendar days ({selectors.MIN_STREAK_DAYS} to "
-    f"{selectors.MAX_STREAK_DAYS}, default {selectors.DEFAULT_STREAK_DAYS}), in TIME_ZONE.",
-)
+
+class DigitsField(serializers.IntegerField):
+    """A whole number written as digits only: "+7", "7.0" and " 7" are refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(r"[0-9]{1,9}", data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
-def _days(request) -> int:
-    raw = request.query_params.get("days")
-    if raw is None:
-        return selectors.DEFAULT_STREAK_DAYS
-    low, high = selectors.MIN_STREAK_DAYS, selectors.MAX_STREAK_DAYS
-    if not re.fullmatch(r"\d{1,5}", raw) or not low <= int(raw) <= high:
-        raise exceptions.ValidationError(
-            {"days": [f"Give a whole number of days from {low} to {high}."]}
-        )
-    return int(raw)
+class StreaksQuery(serializers.Serializer):
+    days = DigitsField(
+        min_value=selectors.MIN_STREAK_DAYS,
+        max_value=selectors.MAX_STREAK_DAYS,
+        default=selectors.DEFAULT_STREAK_DAYS,
+        help_text="Consecutive calendar days, counted in the service's TIME_ZONE.",
+    )
+
+
+class LeaderboardQuery(serializers.Serializer):
+    by = serializers.ChoiceField(choices=list(selectors.LEADERBOARD_FIGURES), default="points")
+
+
+def _query(serializer_class, request) -> dict:
+    # A plain dict, not the QueryDict: DRF would read `?days=` (empty) as "not given".
+    query = serializer_class(data=request.query_params.dict())
+    query.is_valid(raise_exception=True)
+    return query.validated_data
 
 
 class StatsView(APIView):
+    permission_classes = [permissions.AllowAny]
+    http_method_names = ["get", "head", "options"]
+
+
+class StatsListView(generics.ListAPIView):
     permission_classes = [permissions.AllowAny]
     http_method_names = ["get", "head", "options"]
 
@@ -77,61 +91,63 @@ class MinPointsGapView(StatsView):
         return Response(selectors.min_points_gap())
 
 
-class StreaksView(StatsView):
+class StreaksView(StatsListView):
+    serializer_class = StreakSerializer
+
     @extend_schema(
         summary="Users with awards on N consecutive days",
-        parameters=[DAYS_PARAMETER],
+        parameters=[StreaksQuery],
         responses={200: StreakSerializer(many=True), **error_responses(400)},
     )
-    def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.streaks_at_least(_days(request)), request)
-        return paginator.get_paginated_response(StreakSerializer(page, many=True).data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.streaks_at_least(_query(StreaksQuery, self.request)["days"])
 
 
-class LeaderboardView(StatsView):
+class LeaderboardView(StatsListView):
+    serializer_class = LeaderboardRowSerializer
+
     @extend_schema(
         summary="Users ranked by points or achievements",
-        parameters=[
-            OpenApiParameter("by", OpenApiTypes.STR, enum=list(selectors.LEADERBOARD_FIGURES))
-        ],
+        parameters=[LeaderboardQuery],
         responses={200: LeaderboardRowSerializer(many=True), **error_responses(400)},
     )
-    def get(self, request):
-        by = request.query_params.get("by", "points")
-        if by not in selectors.LEADERBOARD_FIGURES:
-            raise exceptions.ValidationError(
-                {"by": [f"Rank by one of: {', '.join(selectors.LEADERBOARD_FIGURES)}."]}
-            )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.leaderboard(by), request)
-        ranked = selectors.leaderboard_ranked(page, by, paginator.offset)
-        return paginator.get_paginated_response(LeaderboardRowSerializer(ranked, many=True).data)
+    def get(self, request, *args, **kwargs):
+        by = _query(LeaderboardQuery, request)["by"]
+        page = self.paginate_queryset(selectors.leaderboard(by))
+        ranked = selectors.leaderboard_ranked(page, by, self.paginator.offset)
+        return self.get_paginated_response(self.get_serializer(ranked, many=True).data)
 
 
-class AchievementStatsView(LanguageMixin, StatsView):
+class AchievementStatsView(LanguageMixin, StatsListView):
+    serializer_class = AchievementRaritySerializer
+
     @extend_schema(
         summary="How many users hold each achievement, rarest first",
         parameters=[LANG_PARAMETER],
         responses={200: AchievementRaritySerializer(many=True), **error_responses(400)},
     )
-    def get(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.achievement_rarity(), request)
-        context = {"users": User.objects.count()}
-        data = AchievementRaritySerializer(page, many=True, context=context).data
-        return paginator.get_paginated_response(data)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.achievement_rarity()
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "users": User.objects.count()}
 
 
 class SummaryView(StatsView):
     @extend_schema(
         summary="All five answers at once",
         description="The four user stats and the first page of streaks (`days`, default 7).",
-        parameters=[DAYS_PARAMETER],
+        parameters=[StreaksQuery],
         responses={200: SummarySerializer, **error_responses(400)},
     )
     def get(self, request):
-        days = _days(request)
+        days = _query(StreaksQuery, request)["days"]
         streaks = selectors.streaks_at_least(days)
         limit = Pagination.default_limit
         first_page = list(streaks[: limit + 1])
