@@ -14,3 +14,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 SECURE_SSL_REDIRECT = False
+# Tests run without collectstatic: WhiteNoise looks files up per request instead of scanning
+# a STATIC_ROOT that does not exist (and warning about it on every request).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
