@@ -104,9 +104,26 @@ class PostgresCluster:
     def thaw(self) -> None:
         os.kill(self.postmaster_pid(), signal.SIGCONT)
 
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        postmaster = self.postmaster_pid()
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    def freeze_all(self) -> None:
+        """Stop every server process: open connections stay open and nothing answers on them."""
+        for pid in self.server_pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw_all(self) -> None:
+        for pid in self.server_pids():
+            os.kill(pid, signal.SIGCONT)
+
     def destroy(self) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self.thaw()
+            self.thaw_all()
         self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
 

@@ -5,8 +5,10 @@ gunicorn with the repo's gunicorn.conf.py, so it can stop, freeze and restart th
 under a running app. Nothing is restarted on the app's side: gunicorn's process stays the same.
 """
 
+import http.client
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -34,12 +36,14 @@ USERNAME = "outage-survivor"
 
 @pytest.fixture(scope="module")
 def cluster():
+    """A private PostgreSQL cluster with the app's tables."""
     reason = missing_postgres_reason()
     if reason:
         skip_or_fail(reason)
     cluster = PostgresCluster()
     try:
         cluster.create()
+        manage(app_environment(cluster.url()), "migrate", "--noinput", "-v0")
         yield cluster
     finally:
         cluster.destroy()
@@ -47,13 +51,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def app(cluster, tmp_path_factory):
-    """gunicorn against the private cluster, migrated, with a user and an integration token."""
+    """gunicorn against the private cluster, with a user and an integration token."""
     env = app_environment(
         cluster.url(),
         DB_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT),
         DB_STATEMENT_TIMEOUT_MS=str(STATEMENT_TIMEOUT_MS),
     )
-    manage(env, "migrate", "--noinput")
     token = manage(env, "create_api_token", "outage-test").strip()
     server = Gunicorn.start(
         env, tmp_path_factory.mktemp("gunicorn") / "gunicorn.log", WEB_CONCURRENCY="2"
@@ -123,6 +126,12 @@ def kill_app_connections(cluster) -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
+
+
+def app_connections(cluster, application_name: str) -> int:
+    with psycopg.connect(cluster.url(), autocommit=True) as connection:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+        return connection.execute(query, [application_name]).fetchone()[0]
 
 
 def test_the_api_answers_while_the_database_is_up(app):
@@ -203,6 +212,59 @@ def test_a_request_stuck_on_a_lock_is_cut_by_the_statement_timeout(app, cluster)
         body={"language": "en"},
     )
     assert response.status == 200, response.body
+
+
+@pytest.mark.slow
+def test_a_frozen_database_server_holds_a_request_no_longer_than_the_worker_timeout(
+    cluster, tmp_path
+):
+    """The one wait no database timeout bounds: every server process is stopped, so an open
+    connection neither answers nor fails (the kernel still acknowledges it). gunicorn's worker
+    timeout (GUNICORN_TIMEOUT, 30 s by default, below nginx's 35 s read timeout) ends it: the
+    worker is aborted and replaced, gunicorn answers its own bare 500, and the other workers keep
+    serving /healthz meanwhile."""
+    worker_timeout = 6  # seconds; the same mechanism as the 30 s default, quicker to watch
+    name = "frozen-test"
+    env = app_environment(
+        f"{cluster.url()}?application_name={name}", DB_CONNECT_TIMEOUT=str(CONNECT_TIMEOUT)
+    )
+    server = Gunicorn.start(
+        env,
+        tmp_path / "gunicorn.log",
+        WEB_CONCURRENCY="2",
+        GUNICORN_TIMEOUT=str(worker_timeout),
+    )
+    try:
+        # Both workers open their connection (requests sent all at once land on both), so the
+        # next request waits on an open connection whichever worker takes it.
+        for _ in range(10):
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                statuses = set(
+                    pool.map(lambda _: fetch(server.port, "/api/v1/achievements/").status, range(8))
+                )
+            assert statuses == {200}
+            if app_connections(cluster, name) == 2:
+                break
+        assert app_connections(cluster, name) == 2
+        cluster.freeze_all()
+        try:
+            started = time.monotonic()
+            try:
+                status = fetch(server.port, "/api/v1/achievements/", timeout=60).status
+            except (http.client.RemoteDisconnected, ConnectionResetError):
+                status = None  # the worker died before it could answer
+            held = time.monotonic() - started
+            assert status in {None, 500}, status
+            assert worker_timeout - 1 <= held < worker_timeout + 5, held
+            liveness = fetch(server.port, "/healthz", timeout=5)
+            assert liveness.status == 200
+        finally:
+            cluster.thaw_all()
+        wait_until_ready(server)
+        assert fetch(server.port, "/api/v1/achievements/").status == 200
+        assert "WORKER TIMEOUT" in server.log()
+    finally:
+        server.stop()
 
 
 def test_the_app_logged_each_outage_without_a_server_error(app):
