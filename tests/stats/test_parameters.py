@@ -8,7 +8,24 @@ from tests.factories import AchievementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-BAD_DAYS = ["0", "1", "3651", "99999", "-7", "+7", " 7", "7 ", "7.0", "7e0", "seven", "", "0x7"]
+BAD_DAYS = [
+    "0",
+    "1",
+    "3651",
+    "99999",
+    "-7",
+    "+7",
+    " 7",
+    "7 ",
+    "7\n",
+    "7.0",
+    "7e0",
+    "seven",
+    "",
+    "0x7",
+]
+# Digits of other scripts are digits to Python's int(), not to an HTTP client.
+BAD_DAYS += ["\u0667", "\uff17"]
 
 
 @pytest.fixture
