@@ -133,7 +133,7 @@ class AchievementStatsView(LanguageMixin, StatsListView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.achievement_rarity()
+        return selectors.achievement_catalog()
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "users": User.objects.count()}

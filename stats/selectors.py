@@ -103,11 +103,6 @@ def leaderboard_ranked(rows: list[dict], by: str, offset: int) -> list[dict]:
     return ranked
 
 
-def achievement_rarity() -> QuerySet[Achievement]:
-    """The catalog with each entry's holder count, rarest first, then by code."""
-    return Achievement.objects.annotate(holders=Count("awards")).order_by("holders", "code")
-
-
 def holders_percent(holders: int, users: int) -> float:
     """Share of all users holding an achievement, in percent to two decimals (0 without users)."""
     return round(100 * holders / users, 2) if users else 0

@@ -9,7 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from achievements.services import award_grant
-from stats.selectors import achievement_rarity
+from stats.selectors import achievement_catalog
 from tests.factories import AchievementFactory, UserFactory
 from users.models import User
 
@@ -48,7 +48,7 @@ def resolve(path: str) -> str:
     """The path with `{user}` and `{code}` filled in: the user with the most points (whose page
     lists the most awards) and the most held achievement."""
     user = User.objects.order_by("-points", "pk").first()
-    code = achievement_rarity().order_by("-holders", "code").first().code
+    code = max(achievement_catalog(), key=lambda a: (a.holders, a.code)).code
     return path.format(user=user.username, code=code)
 
 
