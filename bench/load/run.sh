@@ -7,6 +7,7 @@
 #   bench/load/run.sh                      # seeds the `loadbench` database on first use
 #   RESEED=1 bench/load/run.sh             # drop and seed it again
 #   DURATION=30s CONNECTIONS=32 WEB_CONCURRENCY=4 GUNICORN_THREADS=1 bench/load/run.sh
+#   SCENARIOS="user_awards award_writes" bench/load/run.sh   # a subset
 #
 # Needs: wrk (Debian package `wrk`), PostgreSQL at LOADBENCH_DATABASE_URL, the project's .venv.
 set -Eeuo pipefail
@@ -19,6 +20,10 @@ CONNECTIONS="${CONNECTIONS:-16}"
 PORT="${PORT:-8077}"
 BENCH_USERS="${BENCH_USERS:-100000}"
 BENCH_AWARDS="${BENCH_AWARDS:-1000000}"
+SCENARIOS="${SCENARIOS:-user_awards catalog stats award_writes}"
+# Each run draws new users and achievements unless told otherwise: with a repeated seed the
+# writes would all find awards an earlier run made (200s) instead of creating some (201s).
+export BENCH_SEED="${BENCH_SEED:-$(date +%s)}"
 PYTHON=.venv/bin/python
 LOG_DIR="$(mktemp -d -t loadbench-XXXXXX)"
 
@@ -75,11 +80,16 @@ run() {  # run NAME SCRIPT [PATH]: one wrk scenario; its RESULT line lands in LO
 
 echo "==> Warming up (5s)"
 DURATION=5s run warmup user_awards.lua
-echo "==> Scenarios: $DURATION each, $THREADS wrk threads, $CONNECTIONS connections"
-run user_awards user_awards.lua
-run catalog get.lua /api/v1/achievements/
-run stats get.lua /api/v1/stats/
-run award_writes award_writes.lua
+echo "==> Scenarios: $DURATION each, $THREADS wrk threads, $CONNECTIONS connections, seed $BENCH_SEED"
+for scenario in $SCENARIOS; do
+  case "$scenario" in
+    user_awards) run user_awards user_awards.lua ;;
+    catalog) run catalog get.lua /api/v1/achievements/ ;;
+    stats) run stats get.lua /api/v1/stats/ ;;
+    award_writes) run award_writes award_writes.lua ;;
+    *) echo "unknown scenario: $scenario" >&2; exit 2 ;;
+  esac
+done
 
 kill "$gunicorn_pid"
 wait "$gunicorn_pid" 2>/dev/null || true
@@ -90,6 +100,8 @@ $PYTHON manage.py rebuild_stats --check
 
 echo
 echo "Data: $users users, $awards awards before the run; $(nproc) CPUs;" \
-  "gunicorn: $workers workers x ${GUNICORN_THREADS:-1} threads; wrk: -t$THREADS -c$CONNECTIONS -d$DURATION"
+  "gunicorn: $workers workers x ${GUNICORN_THREADS:-1} threads;" \
+  "wrk: -t$THREADS -c$CONNECTIONS -d$DURATION, BENCH_SEED=$BENCH_SEED"
 echo
-$PYTHON bench/load/table.py "$LOG_DIR" user_awards catalog stats award_writes
+# shellcheck disable=SC2086
+$PYTHON bench/load/table.py "$LOG_DIR" $SCENARIOS
