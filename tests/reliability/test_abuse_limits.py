@@ -5,7 +5,11 @@ into `SimpleRateThrottle.THROTTLE_RATES` once at import, so they are patched the
 `NUM_PROXIES` is read per request from `api_settings`, which reloads when REST_FRAMEWORK changes.
 """
 
+import contextlib
 import re
+import shutil
+import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,7 +21,14 @@ from rest_framework.throttling import SimpleRateThrottle
 from achievements.accounts import integration_account_ensure
 from tests.factories import UserFactory
 from tests.reliability.conftest import skip_or_fail, token_client
-from tests.reliability.processes import REPO_ROOT, Gunicorn, app_environment, fetch, manage
+from tests.reliability.processes import (
+    REPO_ROOT,
+    Gunicorn,
+    app_environment,
+    fetch,
+    free_port,
+    manage,
+)
 from users.models import User
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
@@ -141,17 +152,40 @@ def test_pages_hold_at_most_1000_results_whatever_the_limit_asked(django_assert_
 
 
 @pytest.fixture
-def redis_url():
-    """A Redis that answers (the one CACHE_URL names in compose), with our keys removed after."""
+def redis_url(tmp_path):
+    """A Redis that answers, with our keys removed after: the one at REDIS_URL, else a private
+    `redis-server` on a free port; skipped without either (a failure in CI)."""
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    server = None
     try:
         client.ping()
+        url = REDIS_URL
     except redis.RedisError as exc:
-        skip_or_fail(f"no Redis at {REDIS_URL}: {exc}")
+        binary = shutil.which("redis-server")
+        if not binary:
+            skip_or_fail(f"no Redis at {REDIS_URL} ({exc}) and no redis-server to start")
+        port = free_port()
+        server = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp_path],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"redis://127.0.0.1:{port}/1"
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        for _ in range(50):
+            with contextlib.suppress(redis.RedisError):
+                client.ping()
+                break
+            time.sleep(0.1)
     prefix = f"throttle-test-{uuid.uuid4().hex}"
-    yield REDIS_URL, prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
+    try:
+        yield url, prefix
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 @pytest.mark.e2e
