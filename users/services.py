@@ -35,6 +35,9 @@ def user_create(*, username: str, language: str = settings.LANGUAGE_CODE) -> Use
 @transaction.atomic
 def user_update(*, user: User, language: str) -> User:
     """Change a user's language; raise ValidationError if it is not a configured language."""
+    # Hold the row first: a concurrent delete then waits for this change, or has already won
+    # and this raises User.DoesNotExist instead of updating nothing.
+    User.objects.select_for_update().get(pk=user.pk)
     user.language = language
     user.full_clean(validate_constraints=False, exclude=["username"])
     user.save(update_fields=["language"])
@@ -46,6 +49,10 @@ def user_update(*, user: User, language: str) -> User:
 def user_delete(*, user: User) -> None:
     """Remove a user with all their awards. No other user's figures depend on them."""
     username = user.username
+    # The user's row before their awards, as grants and revocations take it (the lock order in
+    # achievements.services): deleting awards first deadlocks with a revocation, and a grant
+    # committed meanwhile would fail the delete on its foreign key.
+    User.objects.select_for_update().get(pk=user.pk)
     user.delete()
     logger.info("user deleted: %s", username)
 
