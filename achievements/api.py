@@ -156,6 +156,9 @@ class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
     serializer_class = AwardSerializer
 
     def choose_language(self, request) -> str:
+        if self.action is None:
+            # A method this route does not have: let DRF answer 405 before any lookup.
+            return super().choose_language(request)
         # Awards read in their holder's language, whatever the request asks for.
         self.holder = _user_or_404(self.kwargs["username"])
         return self.holder.language

@@ -13,6 +13,9 @@ def achievement_list() -> QuerySet[Achievement]:
 
 def achievement_get(code: str) -> Achievement:
     """The achievement with this code; raises Achievement.DoesNotExist."""
+    if "\x00" in code:
+        # No code holds a NUL (PostgreSQL text cannot even compare one).
+        raise Achievement.DoesNotExist(code)
     return Achievement.objects.get(code=code)
 
 

@@ -11,7 +11,7 @@ def _by_username(queryset: QuerySet[User], username: str) -> QuerySet[User]:
     # LOWER(username) = lower(value) uses the unique index on LOWER(username); usernames are
     # ASCII, so Python's lower() and the database's agree. A non-ASCII name matches nobody,
     # even one that Python lower-cases to ASCII (the Kelvin sign "K" becomes "k").
-    if not username.isascii():
+    if not username.isascii() or "\x00" in username:
         return queryset.none()
     return queryset.alias(username_lower=Lower("username")).filter(username_lower=username.lower())
 
@@ -29,6 +29,9 @@ def user_username_taken(username: str) -> bool:
 def user_list(*, search: str | None = None) -> QuerySet[User]:
     """All users by username (code point order), optionally those whose name contains `search`."""
     users = User.objects.order_by(BinaryCollate("username"))
+    if search and "\x00" in search:
+        # No username holds a NUL (PostgreSQL text cannot even compare one).
+        return users.none()
     if search:
         users = users.filter(username__icontains=search)
     return users
@@ -36,6 +39,8 @@ def user_list(*, search: str | None = None) -> QuerySet[User]:
 
 def user_search(query: str) -> QuerySet[User]:
     """Users whose username contains `query` in any case: an exact match first, then by username."""
+    if "\x00" in query:
+        return User.objects.none()
     exact = Case(When(username_lower=query.lower(), then=Value(0)), default=Value(1))
     return (
         User.objects.alias(username_lower=Lower("username"))

@@ -51,3 +51,10 @@ def test_the_500_page_renders_without_a_request_in_both_languages():
     assert "Something went wrong" in render_to_string("500.html")
     with translation.override("ru"):
         assert "Что-то пошло не так" in render_to_string("500.html")
+
+
+@pytest.mark.parametrize("path", ["/search/?q=a%00", "/users/a%00/", "/achievements/a%00/"])
+def test_a_nul_character_in_a_search_or_lookup_is_not_a_server_error(client, path):
+    response = client.get(path, follow=True)
+
+    assert response.status_code in (200, 404)
