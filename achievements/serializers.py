@@ -14,7 +14,7 @@ from achievements.models import (
     Achievement,
     Award,
 )
-from achievements_site.api import StrictIntegerField
+from achievements_site.api import StrictCharField, StrictIntegerField
 
 LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
 TRANSLATED = {
@@ -51,7 +51,7 @@ class AchievementSerializer(serializers.ModelSerializer):
 class AchievementWriteSerializer(serializers.Serializer):
     """What a client may send to create (all English fields required) or change an entry."""
 
-    code = serializers.CharField(
+    code = StrictCharField(
         max_length=CODE_MAX_LENGTH,
         required=False,
         help_text="Slug of a-z, 0-9, - and _. Made from the English name when omitted.",
@@ -63,7 +63,7 @@ class AchievementWriteSerializer(serializers.Serializer):
         for field, max_length in TRANSLATED.items():
             for code in LANGUAGE_CODES:
                 english = code == settings.LANGUAGE_CODE
-                fields[build_localized_fieldname(field, code)] = serializers.CharField(
+                fields[build_localized_fieldname(field, code)] = StrictCharField(
                     max_length=max_length,
                     required=english and not self.partial,
                     # English is the fallback: it may be left out of a PATCH, never emptied.

@@ -3,6 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
+from achievements_site.api import StrictCharField
 from users.models import USERNAME_MAX_LENGTH, User
 
 
@@ -15,7 +16,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class UserCreateSerializer(serializers.Serializer):
     # Kept as sent: a username with spaces is refused, not silently trimmed into another one.
-    username = serializers.CharField(max_length=USERNAME_MAX_LENGTH, trim_whitespace=False)
+    username = StrictCharField(max_length=USERNAME_MAX_LENGTH, trim_whitespace=False)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
 

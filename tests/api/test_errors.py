@@ -291,3 +291,38 @@ def test_several_bad_fields_are_named_at_once(api, scene):
 
     assert response.status_code == 400
     assert set(response.json()) == {"points", "name_en", "description_en"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/v1/users/", {"username": 0}, "username"),
+        ("/api/v1/achievements/", {"points": 5, "name_en": 5, "description_en": "x"}, "name_en"),
+        (
+            "/api/v1/achievements/",
+            {"points": 5, "name_en": "x", "description_en": 1.5},
+            "description_en",
+        ),
+        (
+            "/api/v1/achievements/",
+            {"points": 5, "code": 7, "name_en": "x", "description_en": "x"},
+            "code",
+        ),
+    ],
+)
+def test_a_number_where_text_belongs_is_refused_not_turned_into_text(api, path, body, field):
+    response = api.post(path, body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not User.objects.filter(username="0").exists()
+    assert not Achievement.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/users/nobody/achievements/", "/api/v1/users/nobody/achievements/x/"]
+)
+def test_a_method_a_route_lacks_is_405_even_for_an_unknown_user(api, path):
+    response = api.put(path, {}, format="json")
+
+    assert response.status_code == 405
