@@ -50,5 +50,6 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = (
     '%({x-forwarded-for}i)s via %(h)s "%(r)s" %(s)s %(b)s %(M)sms '
-    'request_id=%({x-request-id}i)s "%(a)s"'
+    # The response header: nginx's id echoed back, or the one the app generated.
+    'request_id=%({x-request-id}o)s "%(a)s"'
 )
