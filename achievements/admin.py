@@ -4,6 +4,7 @@ calls achievements.services, so the users' figures stay exact whichever page is 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -20,6 +21,7 @@ from achievements.services import (
     award_grant,
     award_grant_many,
     award_revoke,
+    award_time_validate,
 )
 from users.admin import UserAdmin
 from users.models import User
@@ -105,6 +107,14 @@ class AwardForm(forms.ModelForm):
     class Meta:
         model = Award
         fields = ["user", "achievement", "awarded_at"]
+
+    def clean_awarded_at(self):
+        awarded_at = self.cleaned_data["awarded_at"]
+        try:
+            award_time_validate(awarded_at)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["awarded_at"]) from exc
+        return awarded_at
 
     def clean(self):
         # Uniqueness is not an error here: granting an award already held changes nothing,

@@ -161,7 +161,8 @@ def achievement_delete(*, achievement: Achievement) -> None:
     logger.info("achievement deleted: %s", locked.code)
 
 
-def _validate_awarded_at(awarded_at: datetime) -> None:
+def award_time_validate(awarded_at: datetime) -> None:
+    """Refuse a naive, future or pre-1970 award time with a ValidationError on `awarded_at`."""
     if timezone.is_naive(awarded_at):
         raise ValidationError({"awarded_at": ["Give a time zone (e.g. 2024-05-01T10:00:00Z)."]})
     if awarded_at > timezone.now():
@@ -207,7 +208,7 @@ def award_grant(
     """Give `achievement` to `user`. Returns (award, True) for a new award, or the existing
     award unchanged and False when the user already holds it. Safe to retry and to race."""
     awarded_at = awarded_at or timezone.now()
-    _validate_awarded_at(awarded_at)
+    award_time_validate(awarded_at)
     achievement_lock_shared(achievement.pk)
     # Holding the user's row makes check-then-insert safe: identical requests queue here.
     _lock_user(user)

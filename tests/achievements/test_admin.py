@@ -1,0 +1,259 @@
+"""The operators' admin: every path that awards, revokes or changes points keeps figures exact."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.messages import get_messages
+from django.utils import timezone
+
+from achievements.models import Achievement, Award
+from achievements.queries import figures_mismatches
+from tests.factories import AchievementFactory, UserFactory
+from users.models import User
+
+pytestmark = pytest.mark.django_db
+
+USERS = "/admin/users/user/"
+AWARDS = "/admin/achievements/award/"
+ACHIEVEMENTS = "/admin/achievements/achievement/"
+
+
+def figures(user: User) -> tuple[int, int]:
+    user.refresh_from_db()
+    return user.achievements_count, user.points
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def no_inline_rows() -> dict:
+    """The management forms of the user page's two award inlines, with no rows."""
+    return {
+        f"{prefix}-{field}": value
+        for prefix in ("awards", "awards-2")
+        for field, value in (
+            ("TOTAL_FORMS", "0"),
+            ("INITIAL_FORMS", "0"),
+            ("MIN_NUM_FORMS", "0"),
+            ("MAX_NUM_FORMS", "1000"),
+        )
+    }
+
+
+def split(moment):
+    local = timezone.localtime(moment)
+    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")
+
+
+def test_the_bulk_action_asks_which_achievement_then_awards_it_to_every_selected_user(
+    admin_client, grant
+):
+    ann, bob, cid = UserFactory(), UserFactory(), UserFactory()
+    owl = AchievementFactory(points=30)
+    grant(bob, owl)
+    selected = {"action": "award_achievement", ACTION_CHECKBOX_NAME: [ann.pk, bob.pk]}
+
+    asked = admin_client.post(USERS, selected)
+    assert asked.status_code == 200
+    assert "Award an achievement" in asked.content.decode()
+
+    done = admin_client.post(USERS, {**selected, "apply": "1", "achievement": owl.pk})
+
+    assert done.status_code == 302
+    assert messages_of(done) == [f"Awarded {owl.code} to 1 user(s); 1 already held it."]
+    assert figures(ann) == (1, 30)
+    assert figures(bob) == (1, 30)
+    assert figures(cid) == (0, 0)
+    assert Award.objects.get(user=ann).awarded_by.username == "admin"
+    assert figures_mismatches() == []
+
+
+def test_adding_an_award_records_the_operator_and_moves_the_figures(admin_client):
+    ann, owl = UserFactory(), AchievementFactory(points=12)
+    day, time = split(timezone.now() - timedelta(days=3))
+
+    response = admin_client.post(
+        f"{AWARDS}add/",
+        {"user": ann.pk, "achievement": owl.pk, "awarded_at_0": day, "awarded_at_1": time},
+    )
+
+    assert response.status_code == 302
+    award = Award.objects.get(user=ann, achievement=owl)
+    assert award.awarded_by.username == "admin"
+    assert figures(ann) == (1, 12)
+
+
+def test_an_award_dated_in_the_future_is_a_form_error_not_a_server_error(admin_client):
+    ann, owl = UserFactory(), AchievementFactory()
+    day, time = split(timezone.now() + timedelta(days=2))
+
+    response = admin_client.post(
+        f"{AWARDS}add/",
+        {"user": ann.pk, "achievement": owl.pk, "awarded_at_0": day, "awarded_at_1": time},
+    )
+
+    assert response.status_code == 200
+    assert "cannot be dated in the future" in response.content.decode()
+    assert not Award.objects.exists()
+
+
+def test_deleting_an_award_in_the_admin_revokes_it(admin_client, grant):
+    ann, owl = UserFactory(), AchievementFactory(points=40)
+    award, _created = grant(ann, owl)
+
+    response = admin_client.post(f"{AWARDS}{award.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Award.objects.exists()
+    assert figures(ann) == (0, 0)
+
+
+def test_the_revoke_action_revokes_every_selected_award(admin_client, grant):
+    ann, owl, fox = UserFactory(), AchievementFactory(points=5), AchievementFactory(points=7)
+    grant(ann, owl)
+    grant(ann, fox)
+
+    response = admin_client.post(
+        AWARDS,
+        {
+            "action": "revoke_selected",
+            ACTION_CHECKBOX_NAME: list(Award.objects.values_list("pk", flat=True)),
+        },
+    )
+
+    assert response.status_code == 302
+    assert figures(ann) == (0, 0)
+
+
+def test_the_user_page_awards_and_revokes_through_its_inlines(admin_client, grant):
+    ann = UserFactory(language="en")
+    held, new = AchievementFactory(points=10), AchievementFactory(points=25)
+    award, _created = grant(ann, held)
+    day, time = split(timezone.now() - timedelta(hours=1))
+
+    response = admin_client.post(
+        f"{USERS}{ann.pk}/change/",
+        {
+            "language": "en",
+            "awards-TOTAL_FORMS": "1",
+            "awards-INITIAL_FORMS": "1",
+            "awards-MIN_NUM_FORMS": "0",
+            "awards-MAX_NUM_FORMS": "1000",
+            "awards-0-id": award.pk,
+            "awards-0-user": ann.pk,
+            "awards-0-DELETE": "on",
+            "awards-2-TOTAL_FORMS": "1",
+            "awards-2-INITIAL_FORMS": "0",
+            "awards-2-MIN_NUM_FORMS": "0",
+            "awards-2-MAX_NUM_FORMS": "1000",
+            "awards-2-0-user": ann.pk,
+            "awards-2-0-achievement": new.pk,
+            "awards-2-0-awarded_at_0": day,
+            "awards-2-0-awarded_at_1": time,
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(Award.objects.filter(user=ann).values_list("achievement", flat=True)) == [new.pk]
+    assert figures(ann) == (1, 25)
+
+
+def test_adding_a_user_whose_name_is_taken_in_another_case_is_refused(admin_client):
+    UserFactory(username="Alice")
+
+    response = admin_client.post(
+        f"{USERS}add/", {"username": "alice", "language": "en", **no_inline_rows()}
+    )
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert User.objects.count() == 1
+
+
+def test_adding_a_user_in_the_admin_creates_it_with_zero_figures(admin_client):
+    response = admin_client.post(
+        f"{USERS}add/", {"username": "new.one", "language": "ru", **no_inline_rows()}
+    )
+
+    assert response.status_code == 302
+    created = User.objects.get(username="new.one")
+    assert (created.language, created.achievements_count, created.points) == ("ru", 0, 0)
+
+
+def test_changing_points_in_the_admin_moves_every_holders_total(admin_client, grant):
+    ann, bob = UserFactory(), UserFactory()
+    owl = AchievementFactory(points=10)
+    grant(ann, owl)
+
+    response = admin_client.post(
+        f"{ACHIEVEMENTS}{owl.pk}/change/",
+        {
+            "points": 100,
+            "name_en": owl.name_en,
+            "description_en": owl.description_en,
+            "name_ru": "",
+            "description_ru": "",
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert figures(ann) == (1, 100)
+    assert figures(bob) == (0, 0)
+
+
+def test_an_achievement_added_without_a_code_gets_one_from_its_english_name(admin_client):
+    response = admin_client.post(
+        f"{ACHIEVEMENTS}add/",
+        {
+            "code": "",
+            "points": 15,
+            "name_en": "Night Owl",
+            "description_en": "Study after midnight.",
+            "name_ru": "Сова",
+            "description_ru": "Занимайтесь после полуночи.",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Achievement.objects.get().code == "night-owl"
+
+
+def test_an_awarded_achievement_cannot_be_deleted_from_the_admin(admin_client, grant):
+    owl = AchievementFactory()
+    grant(UserFactory(), owl)
+
+    admin_client.post(f"{ACHIEVEMENTS}{owl.pk}/delete/", {"post": "yes"})
+
+    assert Achievement.objects.filter(pk=owl.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["?q=findme", "?q=the-code", "?achievement__id__exact={owl}", "?awarded_at__year={year}"],
+)
+def test_operators_find_awards_by_username_code_achievement_and_date(admin_client, grant, query):
+    owl = AchievementFactory(code="the-code")
+    grant(UserFactory(username="findme"), owl)
+    grant(UserFactory(username="other"), AchievementFactory(code="elsewhere"))
+
+    url = AWARDS + query.format(owl=owl.pk, year=timezone.localdate().year)
+    response = admin_client.get(url)
+
+    assert response.status_code == 200
+    assert "findme" in response.content.decode()
+    if "year" not in query:
+        assert "other" not in response.content.decode()
+
+
+def test_the_achievement_list_shows_how_many_hold_each(admin_client, grant):
+    owl = AchievementFactory(code="popular")
+    for _ in range(3):
+        grant(UserFactory(), owl)
+
+    response = admin_client.get(ACHIEVEMENTS)
+
+    assert response.status_code == 200
+    row = next(r for r in response.context["cl"].result_list if r.code == "popular")
+    assert row.holder_count == 3
