@@ -186,6 +186,8 @@ def awards_bulk_insert(rows: Iterable[tuple[int, int, datetime]]) -> None:
                 "SELECT user_id, achievement_id, awarded_at FROM award_import "
                 "ON CONFLICT (user_id, achievement_id) DO NOTHING"
             )
+            # Dropped now, not at commit: a second load in the same transaction makes it anew.
+            cursor.execute("DROP TABLE award_import")
             # Fresh statistics, or the figures rebuild that follows plans for an empty table.
             cursor.execute(f"ANALYZE {table}, {User._meta.db_table}")
         return
@@ -201,7 +203,8 @@ def awards_bulk_insert(rows: Iterable[tuple[int, int, datetime]]) -> None:
 def vacuum_analyze() -> None:
     """After a bulk load on PostgreSQL: mark pages all-visible (index-only scans then skip the
     heap) and refresh planner statistics. Must run outside a transaction."""
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # Inside a caller's transaction VACUUM cannot run; autovacuum will get there.
         return
     with connection.cursor() as cursor:
         for model in (Award, User):
