@@ -21,14 +21,27 @@ def _briefs(users: QuerySet[User]) -> list[dict]:
     return list(users.values(*BRIEF_FIELDS))
 
 
-def _leaders(figure: str) -> dict:
+def _tied_at_top(figure: str, limit: int | None = None) -> tuple[int, list[dict], int]:
+    """(top value, the first `limit` users tied at it by username, how many tie); nobody when
+    the top is 0."""
     top = User.objects.aggregate(top=Max(figure))["top"] or 0
-    leaders = (
-        _briefs(User.objects.filter(**{figure: top}).order_by(BinaryCollate("username")))
-        if top
-        else []
-    )
-    return {figure: top, "users": leaders}
+    if not top:
+        return 0, [], 0
+    tied = User.objects.filter(**{figure: top})
+    ordered = tied.order_by(BinaryCollate("username"))
+    users = _briefs(ordered[:limit] if limit else ordered)
+    count = tied.count() if limit and len(users) == limit else len(users)
+    return top, users, count
+
+
+def _leaders(figure: str) -> dict:
+    top, users, _count = _tied_at_top(figure)
+    return {figure: top, "users": users}
+
+
+def _rank_of(figure: str, value: int) -> int:
+    """The standard competition rank of `value`: one more than the users above it."""
+    return 1 + User.objects.filter(**{f"{figure}__gt": value}).count()
 
 
 def most_achievements() -> dict:
@@ -94,7 +107,7 @@ def leaderboard_ranked(rows: list[dict], by: str, offset: int) -> list[dict]:
     figure = LEADERBOARD_FIGURES[by]
     # Only the first row needs the database (it may sit inside a tie that began on an earlier
     # page): its rank is one more than the number of users above it.
-    rank = 1 + User.objects.filter(**{f"{figure}__gt": rows[0][figure]}).count()
+    rank = _rank_of(figure, rows[0][figure])
     ranked = []
     for position, row in enumerate(rows, start=offset + 1):
         if ranked and row[figure] != ranked[-1][figure]:
@@ -110,20 +123,14 @@ def holders_percent(holders: int, users: int) -> float:
 
 def leaders_top(by: str, limit: int) -> dict:
     """The top figure by `by`, the first `limit` users tied at it and how many tie (none at 0)."""
-    figure = LEADERBOARD_FIGURES[by]
-    top = User.objects.aggregate(top=Max(figure))["top"] or 0
-    if not top:
-        return {"value": 0, "users": [], "count": 0}
-    tied = User.objects.filter(**{figure: top})
-    users = _briefs(tied.order_by(BinaryCollate("username"))[:limit])
-    count = tied.count() if len(users) == limit else len(users)
+    top, users, count = _tied_at_top(LEADERBOARD_FIGURES[by], limit)
     return {"value": top, "users": users, "count": count}
 
 
 def user_rank(user: User, by: str = "points") -> int:
     """The user's standard competition rank (1, 2, 2, 4) by points or by achievement count."""
     figure = LEADERBOARD_FIGURES[by]
-    return 1 + User.objects.filter(**{f"{figure}__gt": getattr(user, figure)}).count()
+    return _rank_of(figure, getattr(user, figure))
 
 
 def achievement_catalog(order: str = "rarest") -> list[Achievement]:
