@@ -1,11 +1,14 @@
-"""Operators' admin for the catalog and awards. Every save, delete, award and revocation
-calls achievements.services, so the users' figures stay exact whichever page is used."""
+"""Operators' admin for the catalog and awards, and the awards part of the user admin (its
+inlines and the bulk-award action, added to users.admin.UserAdmin). Every save, delete, award
+and revocation calls achievements.services, so the users' figures stay exact whichever page is
+used."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
@@ -13,31 +16,37 @@ from modeltranslation.admin import TranslationAdmin
 from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import Achievement, Award
-from achievements.services import (
-    AchievementInUse,
-    achievement_create,
-    achievement_delete,
-    achievement_update,
+from achievements.services.awards import (
     award_grant,
     award_grant_many,
     award_revoke,
     award_time_validate,
 )
+from achievements.services.catalog import (
+    AchievementInUse,
+    achievement_create,
+    achievement_delete,
+    achievement_update,
+)
+from core.languages import language_codes
 from users.admin import UserAdmin
-from users.models import User
 
 
 def _texts(cleaned_data: dict, field: str) -> dict[str, str]:
     return {
         code: cleaned_data.get(build_localized_fieldname(field, code)) or ""
-        for code, _name in settings.LANGUAGES
+        for code in language_codes()
     }
+
+
+def _localized(field: str) -> list[str]:
+    return [build_localized_fieldname(field, code) for code in language_codes()]
 
 
 @admin.register(Achievement)
 class AchievementAdmin(TranslationAdmin):
-    list_display = ["code", "points", "name_en", "name_ru", "holders", "created_at"]
-    search_fields = ["code", "name_en", "name_ru"]
+    list_display = ["code", "points", *_localized("name"), "holders", "created_at"]
+    search_fields = ["code", *_localized("name")]
     ordering = ["code"]
     # One fieldset per language, in place of tabs: modeltranslation's tabs load jQuery UI from
     # a CDN, and the admin must work offline.
@@ -116,12 +125,10 @@ class AwardForm(forms.ModelForm):
             raise forms.ValidationError(exc.message_dict["awarded_at"]) from exc
         return awarded_at
 
-    def clean(self):
+    def validate_unique(self):
         # Uniqueness is not an error here: granting an award already held changes nothing,
         # which the admin reports as a message.
-        cleaned = super().clean()
-        self._validate_unique = False
-        return cleaned
+        pass
 
 
 @admin.register(Award)
@@ -176,7 +183,43 @@ class AwardAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {count} award(s).", messages.SUCCESS)
 
 
-class HeldAwardInline(admin.TabularInline):
+class AwardFormSet(BaseInlineFormSet):
+    """Saves a user's award rows through the award services, as the operator who sent them:
+    a new row grants, a row ticked Delete revokes."""
+
+    request = None  # bound per request by AwardInlineMixin.get_formset
+
+    def save_new(self, form, commit=True):
+        user, achievement = self.instance, form.cleaned_data["achievement"]
+        award, created = award_grant(
+            user=user,
+            achievement=achievement,
+            awarded_at=form.cleaned_data.get("awarded_at"),
+            by=self.request.user,
+        )
+        if not created:
+            messages.warning(
+                self.request, f"{user} already held {achievement.code}; nothing changed."
+            )
+        return award
+
+    def save_existing(self, form, obj, commit=True):
+        # An award is granted or revoked, never edited in place.
+        return obj
+
+    def delete_existing(self, obj, commit=True):
+        award_revoke(user=self.instance, achievement=obj.achievement, by=self.request.user)
+
+
+class AwardInlineMixin:
+    formset = AwardFormSet
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"request": request})
+
+
+class HeldAwardInline(AwardInlineMixin, admin.TabularInline):
     """The awards a user holds; ticking "delete" revokes one."""
 
     model = Award
@@ -194,7 +237,7 @@ class HeldAwardInline(admin.TabularInline):
         return super().get_queryset(request).select_related("achievement", "awarded_by")
 
 
-class NewAwardInline(admin.TabularInline):
+class NewAwardInline(AwardInlineMixin, admin.TabularInline):
     """Empty rows to award achievements to this user."""
 
     model = Award
@@ -214,69 +257,39 @@ class AwardToUsersForm(forms.Form):
     achievement = forms.ModelChoiceField(queryset=Achievement.objects.order_by("code"))
 
 
-class UserWithAwardsAdmin(UserAdmin):
-    """The user admin, with awards inline and a bulk-award action."""
-
-    inlines = [HeldAwardInline, NewAwardInline]
-    actions = ["award_achievement"]
-
-    def save_formset(self, request, form, formset, change):
-        if formset.model is not Award:
-            return super().save_formset(request, form, formset, change)
-        user = form.instance
-        for inline_form in formset.forms:
-            if not inline_form.has_changed() and not inline_form.instance.pk:
-                continue
-            if inline_form.instance.pk:
-                if formset.can_delete and formset._should_delete_form(inline_form):
-                    award = inline_form.instance
-                    award_revoke(user=user, achievement=award.achievement, by=request.user)
-                continue
-            data = inline_form.cleaned_data
-            if not data or not data.get("achievement"):
-                continue
-            _award, created = award_grant(
-                user=user,
-                achievement=data["achievement"],
-                awarded_at=data.get("awarded_at"),
-                by=request.user,
+@admin.action(description=_("Award an achievement to the selected users"))
+def award_achievement_to_users(modeladmin, request, queryset):
+    """The bulk-award action of the user admin: asks which achievement, then grants it to
+    every selected user (those who hold it already keep their award)."""
+    if not request.user.has_perm("achievements.add_award"):
+        modeladmin.message_user(request, "You may not award achievements.", messages.ERROR)
+        return None
+    if "apply" in request.POST:
+        form = AwardToUsersForm(request.POST)
+        if form.is_valid():
+            achievement = form.cleaned_data["achievement"]
+            newly, already = award_grant_many(
+                users=list(queryset), achievement=achievement, by=request.user
             )
-            if not created:
-                messages.warning(
-                    request, f"{user} already held {data['achievement'].code}; nothing changed."
-                )
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-
-    @admin.action(description=_("Award an achievement to the selected users"))
-    def award_achievement(self, request, queryset):
-        if not request.user.has_perm("achievements.add_award"):
-            self.message_user(request, "You may not award achievements.", messages.ERROR)
-            return None
-        if "apply" in request.POST:
-            form = AwardToUsersForm(request.POST)
-            if form.is_valid():
-                achievement = form.cleaned_data["achievement"]
-                newly, already = award_grant_many(
-                    users=list(queryset), achievement=achievement, by=request.user
-                )
-                self.message_user(
-                    request,
-                    f"Awarded {achievement.code} to {newly} user(s); {already} already held it.",
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(request.get_full_path())
-        else:
-            form = AwardToUsersForm()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Award an achievement",
-            "form": form,
-            "users": queryset,
-            "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/users/award_achievement.html", context)
+            modeladmin.message_user(
+                request,
+                f"Awarded {achievement.code} to {newly} user(s); {already} already held it.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(request.get_full_path())
+    else:
+        form = AwardToUsersForm()
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": "Award an achievement",
+        "form": form,
+        "users": queryset,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/achievements/award_to_users.html", context)
 
 
-admin.site.unregister(User)
-admin.site.register(User, UserWithAwardsAdmin)
+# The user admin belongs to users (below this app); the awards part of it belongs here.
+UserAdmin.inlines = [*UserAdmin.inlines, HeldAwardInline, NewAwardInline]
+UserAdmin.actions = [*UserAdmin.actions, award_achievement_to_users]

@@ -12,31 +12,24 @@ from achievements.serializers import (
     AwardCreateSerializer,
     AwardSerializer,
 )
-from achievements.services import (
-    AchievementInUse,
+from achievements.services.awards import award_grant, award_revoke
+from achievements.services.catalog import (
     achievement_create,
     achievement_delete,
     achievement_update,
-    award_grant,
-    award_revoke,
 )
-from achievements_site.api import LANG_PARAMETER, Conflict, LanguageMixin, error_responses
+from core.errors import error_responses
+from core.languages import LANG_PARAMETER, LanguageMixin
+from users.api import USER_NOT_FOUND, user_or_404
 from users.models import User
-from users.selectors import user_get
 
 
-def _achievement_or_404(code: str) -> Achievement:
+def achievement_or_404(code: str) -> Achievement:
+    """The achievement with this code, or a 404 that says so."""
     try:
         return achievement_get(code)
     except Achievement.DoesNotExist:
         raise exceptions.NotFound("No achievement with that code.") from None
-
-
-def _user_or_404(username: str) -> User:
-    try:
-        return user_get(username)
-    except User.DoesNotExist:
-        raise exceptions.NotFound("No user with that username.") from None
 
 
 @extend_schema_view(
@@ -89,7 +82,7 @@ class AchievementViewSet(
         return achievement_list()
 
     def get_object(self):
-        achievement = _achievement_or_404(self.kwargs["code"])
+        achievement = achievement_or_404(self.kwargs["code"])
         self.check_object_permissions(self.request, achievement)
         return achievement
 
@@ -117,10 +110,8 @@ class AchievementViewSet(
         return Response(AchievementSerializer(achievement).data)
 
     def destroy(self, request, *args, **kwargs):
-        try:
-            achievement_delete(achievement=self.get_object())
-        except AchievementInUse as exc:
-            raise Conflict(str(exc)) from exc
+        # Deleting an awarded achievement raises AchievementInUse: a 409 (core.errors).
+        achievement_delete(achievement=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -160,7 +151,7 @@ class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
             # A method this route does not have: let DRF answer 405 before any lookup.
             return super().choose_language(request)
         # Awards read in their holder's language, whatever the request asks for.
-        self.holder = _user_or_404(self.kwargs["username"])
+        self.holder = user_or_404(self.kwargs["username"])
         return self.holder.language
 
     def list(self, request, *args, **kwargs):
@@ -184,14 +175,14 @@ class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
                 {"achievement": [f"Unknown achievement code {achievement.code!r}."]}
             ) from None
         except User.DoesNotExist:
-            raise exceptions.NotFound("No user with that username.") from None
+            raise exceptions.NotFound(USER_NOT_FOUND) from None
         return Response(
             AwardSerializer(award).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     def destroy(self, request, *args, **kwargs):
-        achievement = _achievement_or_404(kwargs["code"])
+        achievement = achievement_or_404(kwargs["code"])
         try:
             award_revoke(user=self.holder, achievement=achievement, by=request.user)
         except Award.DoesNotExist:

@@ -6,9 +6,8 @@ PostgreSQL and SQLite differ, the two spellings sit side by side in `_DIALECTS`.
 travel as parameters; only table names (from model metadata) are formatted into the text.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from django.db import connection
 from django.db.models.functions import TruncDate
@@ -24,17 +23,11 @@ _DIALECTS = {
             "day - CAST(ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY day) AS integer)"
         ),
         "differs": "IS DISTINCT FROM",
-        "lock_shared": "SELECT 1 FROM {table} WHERE id = %s FOR SHARE",
-        # Requests are bounded by statement_timeout (settings); maintenance is not.
-        "unbounded": "SET LOCAL statement_timeout = 0",
     },
     "sqlite": {
         # SQLite keeps dates as ISO text; julianday() makes them countable.
         "island_key": "julianday(day) - ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY day)",
         "differs": "IS NOT",
-        # SQLite has no row locks: a write transaction holds the whole database (IMMEDIATE mode).
-        "lock_shared": "SELECT 1 FROM {table} WHERE id = %s",
-        "unbounded": None,
     },
 }
 
@@ -162,68 +155,3 @@ def figures_mismatches() -> list[FigureMismatch]:
 def _normalize(values) -> list:
     # SQLite hands dates back as ISO strings; make both backends report dates.
     return [date.fromisoformat(v) if isinstance(v, str) else v for v in values]
-
-
-def awards_bulk_insert(rows: Iterable[tuple[int, int, datetime]]) -> None:
-    """Insert (user_id, achievement_id, awarded_at) rows fast, skipping pairs already present.
-
-    PostgreSQL streams them with COPY into a temporary table; SQLite inserts in batches.
-    """
-    table = Award._meta.db_table
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMPORARY TABLE award_import "
-                "(user_id bigint, achievement_id bigint, awarded_at timestamptz) ON COMMIT DROP"
-            )
-            with cursor.cursor.copy(
-                "COPY award_import (user_id, achievement_id, awarded_at) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"INSERT INTO {table} (user_id, achievement_id, awarded_at) "
-                "SELECT user_id, achievement_id, awarded_at FROM award_import "
-                "ON CONFLICT (user_id, achievement_id) DO NOTHING"
-            )
-            # Dropped now, not at commit: a second load in the same transaction makes it anew.
-            cursor.execute("DROP TABLE award_import")
-            # Fresh statistics, or the figures rebuild that follows plans for an empty table.
-            cursor.execute(f"ANALYZE {table}, {User._meta.db_table}")
-        return
-    batch = []
-    for user_id, achievement_id, awarded_at in rows:
-        batch.append(Award(user_id=user_id, achievement_id=achievement_id, awarded_at=awarded_at))
-        if len(batch) >= 5000:
-            Award.objects.bulk_create(batch, ignore_conflicts=True)
-            batch = []
-    Award.objects.bulk_create(batch, ignore_conflicts=True)
-
-
-def vacuum_analyze() -> None:
-    """After a bulk load on PostgreSQL: mark pages all-visible (index-only scans then skip the
-    heap) and refresh planner statistics. Must run outside a transaction."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        # Inside a caller's transaction VACUUM cannot run; autovacuum will get there.
-        return
-    with connection.cursor() as cursor:
-        for model in (Award, User):
-            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
-
-
-def statement_timeout_lift() -> None:
-    """Let the statements of the current transaction run as long as they need (maintenance)."""
-    sql = _dialect()["unbounded"]
-    if sql is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-
-
-def achievement_lock_shared(achievement_id: int) -> None:
-    """Hold the achievement row so its points cannot change until this transaction ends;
-    raise Achievement.DoesNotExist if it has been deleted meanwhile."""
-    sql = _dialect()["lock_shared"].format(table=Achievement._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [achievement_id])
-        if cursor.fetchone() is None:
-            raise Achievement.DoesNotExist(f"Achievement {achievement_id} no longer exists.")

@@ -14,9 +14,9 @@ from achievements.models import (
     Achievement,
     Award,
 )
-from achievements_site.api import StrictCharField, StrictIntegerField
+from core.fields import StrictCharField, StrictIntegerField
+from core.languages import language_codes
 
-LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
 TRANSLATED = {
     "name": NAME_MAX_LENGTH,
     "description": DESCRIPTION_MAX_LENGTH,
@@ -24,7 +24,7 @@ TRANSLATED = {
 
 
 def _localized(field: str) -> list[str]:
-    return [build_localized_fieldname(field, code) for code in LANGUAGE_CODES]
+    return [build_localized_fieldname(field, code) for code in language_codes()]
 
 
 class AchievementSerializer(serializers.ModelSerializer):
@@ -61,7 +61,7 @@ class AchievementWriteSerializer(serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         for field, max_length in TRANSLATED.items():
-            for code in LANGUAGE_CODES:
+            for code in language_codes():
                 english = code == settings.LANGUAGE_CODE
                 fields[build_localized_fieldname(field, code)] = StrictCharField(
                     max_length=max_length,
@@ -79,7 +79,7 @@ class AchievementWriteSerializer(serializers.Serializer):
         """The sent translations of `field`, by language."""
         return {
             code: self.validated_data[name] or ""
-            for code in LANGUAGE_CODES
+            for code in language_codes()
             if (name := build_localized_fieldname(field, code)) in self.validated_data
         }
 

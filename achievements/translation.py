@@ -1,5 +1,6 @@
 """django-modeltranslation registration: one name/description column per language in LANGUAGES."""
 
+from django.conf import settings
 from modeltranslation.translator import TranslationOptions, register
 
 from achievements.models import Achievement
@@ -9,4 +10,4 @@ from achievements.models import Achievement
 class AchievementTranslationOptions(TranslationOptions):
     fields = ("name", "description")
     # English is the fallback for every other language, so it must always be present.
-    required_languages = ("en",)
+    required_languages = (settings.LANGUAGE_CODE,)

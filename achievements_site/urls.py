@@ -4,18 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from achievements_site import health, pages
-
-page_patterns = [
-    path("", pages.home, name="home"),
-    path("leaderboard/", pages.leaderboard, name="leaderboard"),
-    path("streaks/", pages.streaks, name="streaks"),
-    path("search/", pages.user_search_page, name="search"),
-    # Usernames are letters, digits and @ . + - _: never a slash.
-    path("users/<str:username>/", pages.user_detail, name="user"),
-    path("achievements/", pages.achievement_list, name="achievements"),
-    path("achievements/<str:code>/", pages.achievement_detail, name="achievement"),
-]
+from core import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -29,5 +18,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     # The language switcher posts to i18n/setlang/ (Django's set_language).
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include((page_patterns, "pages"))),
+    path("", include("pages.urls")),
 ]

@@ -1,14 +1,15 @@
 """`/api/v1/stats/...`: read-only answers, exact at every moment, public."""
 
-import re
-
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from achievements_site.api import LANG_PARAMETER, LanguageMixin, Pagination, error_responses
+from core.errors import error_responses
+from core.fields import DigitsField
+from core.languages import LANG_PARAMETER, LanguageMixin
+from core.pagination import Pagination
 from stats import selectors
 from stats.serializers import (
     AchievementRaritySerializer,
@@ -20,15 +21,6 @@ from stats.serializers import (
     SummarySerializer,
 )
 from users.models import User
-
-
-class DigitsField(serializers.IntegerField):
-    """A whole number written as digits only: "+7", "7.0" and " 7" are refused."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not re.fullmatch(r"[0-9]{1,9}", data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class StreaksQuery(serializers.Serializer):

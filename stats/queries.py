@@ -5,7 +5,7 @@ from django.db import connection
 
 from users.models import User
 
-# Code point order for the username tie rule (see users.collation.BinaryCollate).
+# Code point order for the username tie rule (see core.collation.BinaryCollate).
 _COLLATE = {"postgresql": 'COLLATE "C"', "sqlite": "COLLATE BINARY"}
 
 

@@ -7,8 +7,8 @@ Ties are broken by username in code point order, the same on every database.
 from django.db.models import Count, Max, QuerySet
 
 from achievements.models import Achievement, Award
+from core.collation import BinaryCollate
 from stats.queries import min_points_gap_row
-from users.collation import BinaryCollate
 from users.models import User
 
 BRIEF_FIELDS = ("username", "achievements_count", "points")

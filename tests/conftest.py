@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from achievements import services as achievement_services
+from achievements.services import awards as awards_services
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
 
 
@@ -33,8 +33,6 @@ def grant(db):
     def grant(user, achievement, days_ago: int = 0, at: datetime | None = None, by=None):
         if at is None:
             at = timezone.now() - timedelta(days=days_ago)
-        return achievement_services.award_grant(
-            user=user, achievement=achievement, awarded_at=at, by=by
-        )
+        return awards_services.award_grant(user=user, achievement=achievement, awarded_at=at, by=by)
 
     return grant

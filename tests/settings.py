@@ -2,6 +2,8 @@
 
 import os
 
+# The developer's .env (e.g. copied from .env.example for production) must not change tests.
+os.environ["ENV_FILE"] = ""
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 
 from achievements_site.settings import *  # noqa: F403

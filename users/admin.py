@@ -1,5 +1,6 @@
-"""Operators' admin for users. Saves and deletes go through users.services; the awards
-inlines and the bulk-award action live in achievements.admin (which depends on this app)."""
+"""Operators' admin for users. Saves and deletes go through users.services. Apps above this
+one extend `UserAdmin.inlines` and `UserAdmin.actions` (achievements adds the awards inlines
+and the bulk-award action) instead of registering the model again."""
 
 from django.contrib import admin
 
@@ -28,6 +29,8 @@ class UserAdmin(admin.ModelAdmin):
         "streak_end",
     ]
     list_per_page = 50
+    inlines = []
+    actions = []
     # A changelist of 100,000 users needs no exact count for its filters.
     show_full_result_count = False
 

@@ -1,58 +1,30 @@
 """`/api/v1/users/`: register, list, read, change and remove users."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
-from achievements_site.api import error_responses
-from users.collation import BinaryCollate
+from core.errors import error_responses
+from core.filters import OrderingFilter, SearchFilter
 from users.models import User
 from users.selectors import user_get, user_list
 from users.serializers import UserCreateSerializer, UserSerializer, UserUpdateSerializer
 from users.services import user_create, user_delete, user_update
 
-ORDERING_FIELDS = ["points", "achievements_count", "username", "created_at"]
+USER_NOT_FOUND = "No user with that username."
 
 
-def _ordering(param: str | None) -> list:
-    """ORDER BY terms for `?ordering=a,-b`; the username (code point order) breaks ties."""
-    terms, seen = [], set()
-    for raw in (param or "").split(","):
-        name = raw.strip()
-        if not name:
-            continue
-        field = name.removeprefix("-")
-        if field not in ORDERING_FIELDS:
-            raise exceptions.ValidationError(
-                {"ordering": [f"Cannot order by {field!r}; use {', '.join(ORDERING_FIELDS)}."]}
-            )
-        if field in seen:
-            continue
-        seen.add(field)
-        expression = BinaryCollate("username") if field == "username" else field
-        descending = name.startswith("-")
-        if isinstance(expression, str):
-            terms.append(f"-{field}" if descending else field)
-        else:
-            terms.append(expression.desc() if descending else expression.asc())
-    if "username" not in seen:
-        terms.append(BinaryCollate("username").asc())
-    return terms
+def user_or_404(username: str) -> User:
+    """The user with this username in any case, or a 404 that says so."""
+    try:
+        return user_get(username)
+    except User.DoesNotExist:
+        raise exceptions.NotFound(USER_NOT_FOUND) from None
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List users",
-        parameters=[
-            OpenApiParameter("search", OpenApiTypes.STR, description="Part of the username."),
-            OpenApiParameter(
-                "ordering",
-                OpenApiTypes.STR,
-                description="Comma-separated of `points`, `achievements_count`, `username`, "
-                "`created_at`; `-` for descending. Ties: username.",
-            ),
-        ],
         responses={200: UserSerializer(many=True), **error_responses(400)},
     ),
     retrieve=extend_schema(
@@ -87,16 +59,18 @@ class UserViewSet(
     # Any character a username may hold, dots included.
     lookup_value_regex = "[^/]+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    filter_backends = [SearchFilter, OrderingFilter]
+    search_fields = ["username"]
+    ordering_fields = ["points", "achievements_count", "username", "created_at"]
+    # Usernames order by code point on every database, and break every tie.
+    collated_fields = ["username"]
+    tie_breaker = "username"
 
     def get_queryset(self):
-        users = user_list(search=self.request.query_params.get("search"))
-        return users.order_by(*_ordering(self.request.query_params.get("ordering")))
+        return user_list()
 
     def get_object(self):
-        try:
-            user = user_get(self.kwargs["username"])
-        except User.DoesNotExist:
-            raise exceptions.NotFound("No user with that username.") from None
+        user = user_or_404(self.kwargs["username"])
         self.check_object_permissions(self.request, user)
         return user
 

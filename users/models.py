@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from users.collation import BinaryCollate
+from core.collation import BinaryCollate
 
 USERNAME_MAX_LENGTH = 150
 # ASCII only, so that "unique regardless of case" means the same thing in Python, PostgreSQL and

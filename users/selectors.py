@@ -3,7 +3,7 @@
 from django.db.models import Case, QuerySet, Value, When
 from django.db.models.functions import Lower
 
-from users.collation import BinaryCollate
+from core.collation import BinaryCollate
 from users.models import User
 
 
@@ -26,15 +26,9 @@ def user_username_taken(username: str) -> bool:
     return _by_username(User.objects.all(), username).exists()
 
 
-def user_list(*, search: str | None = None) -> QuerySet[User]:
-    """All users by username (code point order), optionally those whose name contains `search`."""
-    users = User.objects.order_by(BinaryCollate("username"))
-    if search and "\x00" in search:
-        # No username holds a NUL (PostgreSQL text cannot even compare one).
-        return users.none()
-    if search:
-        users = users.filter(username__icontains=search)
-    return users
+def user_list() -> QuerySet[User]:
+    """All users by username (code point order)."""
+    return User.objects.order_by(BinaryCollate("username"))
 
 
 def user_search(query: str) -> QuerySet[User]:

@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from achievements_site.api import StrictCharField
+from core.fields import StrictCharField
 from users.models import USERNAME_MAX_LENGTH, User
 
 

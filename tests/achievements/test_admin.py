@@ -53,7 +53,7 @@ def test_the_bulk_action_asks_which_achievement_then_awards_it_to_every_selected
     ann, bob, cid = UserFactory(), UserFactory(), UserFactory()
     owl = AchievementFactory(points=30)
     grant(bob, owl)
-    selected = {"action": "award_achievement", ACTION_CHECKBOX_NAME: [ann.pk, bob.pk]}
+    selected = {"action": "award_achievement_to_users", ACTION_CHECKBOX_NAME: [ann.pk, bob.pk]}
 
     asked = admin_client.post(USERS, selected)
     assert asked.status_code == 200

@@ -17,12 +17,8 @@ from django.utils import timezone
 
 from achievements.models import Award
 from achievements.queries import figures_mismatches
-from achievements.services import (
-    achievement_update,
-    award_grant,
-    award_grant_many,
-    award_revoke,
-)
+from achievements.services.awards import award_grant, award_grant_many, award_revoke
+from achievements.services.catalog import achievement_update
 from tests.factories import AchievementFactory, UserFactory
 
 pytestmark = [

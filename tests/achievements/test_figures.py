@@ -12,13 +12,9 @@ from django.utils import timezone
 
 from achievements.models import Award
 from achievements.queries import figures_mismatches
-from achievements.services import (
-    achievement_update,
-    award_grant,
-    award_grant_many,
-    award_revoke,
-    figures_rebuild,
-)
+from achievements.services.awards import award_grant, award_grant_many, award_revoke
+from achievements.services.catalog import achievement_update
+from achievements.services.figures import figures_rebuild
 from tests.factories import AchievementFactory, AwardFactory, UserFactory
 from users.models import User
 from users.services import user_delete

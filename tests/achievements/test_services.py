@@ -8,14 +8,12 @@ from django.utils import timezone, translation
 
 from achievements.models import CODE_MAX_LENGTH, MAX_POINTS, Achievement, Award
 from achievements.queries import figures_mismatches
-from achievements.services import (
+from achievements.services.awards import award_grant, award_grant_many, award_revoke
+from achievements.services.catalog import (
     AchievementInUse,
     achievement_create,
     achievement_delete,
     achievement_update,
-    award_grant,
-    award_grant_many,
-    award_revoke,
 )
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
 from users.models import User

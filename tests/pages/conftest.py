@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 
 from achievements.models import Achievement
-from achievements.services import achievement_create, award_grant
+from achievements.services.awards import award_grant
+from achievements.services.catalog import achievement_create
 from users.models import User
 from users.services import user_create
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from achievements.services import award_grant
+from achievements.services.awards import award_grant
 from tests.pages.conftest import achievement, text
 from users.services import user_create
 

@@ -5,7 +5,7 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import translation
 
-from achievements_site import pages
+from pages import views as pages
 from tests.pages.conftest import text
 
 pytestmark = pytest.mark.django_db

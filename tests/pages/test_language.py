@@ -140,11 +140,12 @@ def test_the_compiled_catalog_matches_the_po_file():
 def test_every_translate_tag_in_the_templates_is_in_the_catalog():
     """Catches a template edited without `makemessages` (for the simple {% translate %} tags)."""
     msgids = {msgid for msgid, _, _ in po_entries(LOCALE / "django.po")}
-    templates = Path(settings.BASE_DIR) / "templates"
+    base = Path(settings.BASE_DIR)
     tag = re.compile(r"""{%\s*translate\s+(["'])(.+?)\1\s*%}""")
 
     used = {
         match.group(2)
+        for templates in (base / "templates", base / "pages" / "templates")
         for path in templates.rglob("*.html")
         if "admin" not in path.relative_to(templates).parts
         for match in tag.finditer(path.read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from achievements.services import award_grant
+from achievements.services.awards import award_grant
 from stats.selectors import achievement_catalog
 from tests.factories import AchievementFactory, UserFactory
 from users.models import User

@@ -18,7 +18,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from achievements.accounts import integration_account_ensure
-from achievements_site.logging import JsonFormatter, RequestIdFilter
+from core.logging import JsonFormatter, RequestIdFilter
 from tests.factories import AchievementFactory, UserFactory
 from tests.reliability.conftest import token_client
 from tests.reliability.processes import REPO_ROOT, app_environment
@@ -130,7 +130,7 @@ def test_error_lines_django_writes_after_the_middleware_carry_the_request_id(
 
     assert response.status_code == 503
     lines = log_lines()
-    assert {line["logger"] for line in lines} >= {"achievements_site.exceptions", "django.request"}
+    assert {line["logger"] for line in lines} >= {"core.errors", "django.request"}
     assert {line["request_id"] for line in lines} == {"outage-1"}
 
 

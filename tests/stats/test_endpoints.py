@@ -9,7 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from achievements.models import Achievement, Award
-from achievements.services import achievement_update, award_grant, award_revoke
+from achievements.services.awards import award_grant, award_revoke
+from achievements.services.catalog import achievement_update
 from tests.factories import AchievementFactory, UserFactory
 from tests.stats.oracle import PAGE, AwardRow, Oracle
 from users.models import User

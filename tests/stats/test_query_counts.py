@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from achievements.services import award_grant
+from achievements.services.awards import award_grant
 from tests.factories import AchievementFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

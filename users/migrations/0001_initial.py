@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.functions.text
 import django.utils.timezone
-import users.collation
+import core.collation
 from django.db import migrations, models
 
 
@@ -29,8 +29,8 @@ class Migration(migrations.Migration):
                 ('streak_end', models.DateField(blank=True, editable=False, null=True)),
             ],
             options={
-                'ordering': [users.collation.BinaryCollate('username')],
-                'indexes': [models.Index(models.OrderBy(models.F('points'), descending=True), users.collation.BinaryCollate('username'), name='users_by_points'), models.Index(models.OrderBy(models.F('achievements_count'), descending=True), users.collation.BinaryCollate('username'), name='users_by_achievements'), models.Index(models.OrderBy(models.F('longest_streak'), descending=True), users.collation.BinaryCollate('username'), name='users_by_streak'), models.Index(models.F('points'), users.collation.BinaryCollate('username'), name='users_by_points_asc'), models.Index(users.collation.BinaryCollate('username'), name='users_by_username')],
+                'ordering': [core.collation.BinaryCollate('username')],
+                'indexes': [models.Index(models.OrderBy(models.F('points'), descending=True), core.collation.BinaryCollate('username'), name='users_by_points'), models.Index(models.OrderBy(models.F('achievements_count'), descending=True), core.collation.BinaryCollate('username'), name='users_by_achievements'), models.Index(models.OrderBy(models.F('longest_streak'), descending=True), core.collation.BinaryCollate('username'), name='users_by_streak'), models.Index(models.F('points'), core.collation.BinaryCollate('username'), name='users_by_points_asc'), models.Index(core.collation.BinaryCollate('username'), name='users_by_username')],
                 'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('username'), name='users_user_username_ci_unique', violation_error_message='A user with that username already exists.'), models.CheckConstraint(condition=models.Q(('points__gte', 0)), name='users_user_points_non_negative')],
             },
         ),

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from achievements.services import figures_check, figures_rebuild
+from achievements.services.figures import figures_check, figures_rebuild
 
 
 class Command(BaseCommand):

@@ -8,7 +8,6 @@ The one exception is a user's own achievements, always shown in that user's lang
 
 from functools import wraps
 
-from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -23,11 +22,11 @@ from achievements.selectors import (
     award_list_for_user,
     award_list_recent,
 )
+from core.languages import request_language
 from stats import selectors as stats
 from users.models import USERNAME_MAX_LENGTH, User
 from users.selectors import user_get, user_search
 
-LANGUAGE_CODES = [code for code, _ in settings.LANGUAGES]
 PAGE_SIZE = 50
 # Lists on the home page show this many rows and link to the full, paginated list.
 HOME_ROWS = 10
@@ -43,12 +42,10 @@ def page_view(view):
     @require_safe
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        requested = request.GET.get("lang")
-        # LocaleMiddleware has already chosen from the cookie and Accept-Language; an explicit
-        # ?lang= wins over both. An unknown one is ignored: a page has no 400 to show.
-        if requested in LANGUAGE_CODES:
-            translation.activate(requested)
-            request.LANGUAGE_CODE = requested
+        # The API's chooser; an unknown ?lang= is ignored, as a page has no 400 to show.
+        language = request_language(request, strict=False)
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -7,18 +7,15 @@ import uuid
 
 from django.conf import settings
 from django.core.signals import request_finished
-from django.db import InterfaceError, OperationalError
 from django.dispatch import receiver
 from django.http import JsonResponse
 
-from achievements_site.logging import request_id_var
+from core.errors import database_unavailable_response, is_database_unavailable
+from core.logging import request_id_var
 
 logger = logging.getLogger(__name__)
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
-# Seconds a client should wait before retrying while the database is unreachable.
-DATABASE_RETRY_AFTER = 5
 
 
 class RequestIdMiddleware:
@@ -69,24 +66,6 @@ class RequestBodyLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
-
-
-def is_database_unavailable(exc: BaseException) -> bool:
-    """True for errors that mean "the database cannot answer now", not "the query was wrong".
-
-    OperationalError covers lost connections, refused connections, timeouts, deadlocks and
-    SQLite's locked file: in every case the same request may succeed if retried.
-    """
-    return isinstance(exc, OperationalError | InterfaceError)
-
-
-def database_unavailable_response() -> JsonResponse:
-    """The 503 every layer returns when the database cannot answer."""
-    response = JsonResponse(
-        {"detail": "The database is temporarily unavailable; retry shortly."}, status=503
-    )
-    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
-    return response
 
 
 class DatabaseUnavailableMiddleware:

@@ -1,0 +1,66 @@
+"""`awards_bulk_load`: the one path that writes awards past `award_grant`.
+
+Benchmark data runs to a million awards; granting them one by one (a lock, an insert and a
+figures refresh each) would take hours. So this path inserts them set-based (COPY on
+PostgreSQL) and then rebuilds every user's figures set-based, holding every user row (the
+documented lock order) so nothing commits in between. It logs no per-award audit line and is
+for loading data, never for serving a request.
+"""
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import connection, transaction
+
+from achievements.models import Award
+from achievements.services.figures import figures_rebuild
+from core.db import statement_timeout_lift
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+
+def _insert(rows: Iterable[tuple[int, int, datetime]]) -> None:
+    table = Award._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE award_import "
+                "(user_id bigint, achievement_id bigint, awarded_at timestamptz) ON COMMIT DROP"
+            )
+            with cursor.cursor.copy(
+                "COPY award_import (user_id, achievement_id, awarded_at) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} (user_id, achievement_id, awarded_at) "
+                "SELECT user_id, achievement_id, awarded_at FROM award_import "
+                "ON CONFLICT (user_id, achievement_id) DO NOTHING"
+            )
+            # Dropped now, not at commit: a second load in the same transaction makes it anew.
+            cursor.execute("DROP TABLE award_import")
+            # Fresh statistics, or the figures rebuild that follows plans for an empty table.
+            cursor.execute(f"ANALYZE {table}, {User._meta.db_table}")
+        return
+    batch = []
+    for user_id, achievement_id, awarded_at in rows:
+        batch.append(Award(user_id=user_id, achievement_id=achievement_id, awarded_at=awarded_at))
+        if len(batch) >= 5000:
+            Award.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    Award.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+@transaction.atomic
+def awards_bulk_load(rows: Iterable[tuple[int, int, datetime]]) -> int:
+    """Insert (user_id, achievement_id, awarded_at) rows, skipping pairs already held, then
+    make every user's figures exact again; returns how many awards were added."""
+    statement_timeout_lift()
+    before = Award.objects.count()
+    _insert(rows)
+    added = Award.objects.count() - before
+    figures_rebuild()
+    logger.info("bulk load: %s awards added", added)
+    return added

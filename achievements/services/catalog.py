@@ -1,0 +1,138 @@
+"""Every change to the catalog: create, change (points moving every holder's total) and
+delete an achievement. Lock order: see achievements.services.awards."""
+
+import logging
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.text import slugify
+from modeltranslation.utils import build_localized_fieldname
+
+from achievements.models import CODE_MAX_LENGTH, Achievement, Award
+from core.errors import DomainConflict
+from core.languages import language_codes
+from users.models import User
+
+logger = logging.getLogger(__name__)
+
+
+class AchievementInUse(DomainConflict):
+    """The achievement has holders, so deleting it would rewrite their history."""
+
+
+def _set_texts(
+    achievement: Achievement,
+    names: Mapping[str, str] | None,
+    descriptions: Mapping[str, str] | None,
+) -> None:
+    for field, texts in (("name", names), ("description", descriptions)):
+        for language, text in (texts or {}).items():
+            if language not in language_codes():
+                raise ValidationError({field: [f"Unsupported language {language!r}."]})
+            # An empty translation is stored as NULL so the English fallback applies.
+            setattr(achievement, build_localized_fieldname(field, language), text or None)
+
+
+def _require_english(achievement: Achievement) -> None:
+    errors = {}
+    for field in ("name", "description"):
+        column = build_localized_fieldname(field, settings.LANGUAGE_CODE)
+        if not (getattr(achievement, column) or "").strip():
+            errors[column] = ["This field is required: English is the fallback language."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _require_integer_points(points) -> None:
+    # Django would coerce True, "5" and 5.0 to integers; the contract refuses them.
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise ValidationError({"points": ["Points must be a whole number."]})
+
+
+def _unique_code_from(name: str) -> str:
+    base = slugify(name)[:CODE_MAX_LENGTH].strip("-_") or "achievement"
+    code, n = base, 1
+    while Achievement.objects.filter(code=code).exists():
+        n += 1
+        suffix = f"-{n}"
+        code = base[: CODE_MAX_LENGTH - len(suffix)].rstrip("-_") + suffix
+    return code
+
+
+@transaction.atomic
+def achievement_create(
+    *,
+    points: int,
+    names: Mapping[str, str],
+    descriptions: Mapping[str, str],
+    code: str | None = None,
+) -> Achievement:
+    """Add an entry to the catalog. Without a code, one is made from the English name."""
+    _require_integer_points(points)
+    achievement = Achievement(points=points)
+    _set_texts(achievement, names, descriptions)
+    _require_english(achievement)
+    achievement.code = code or _unique_code_from(names.get(settings.LANGUAGE_CODE, ""))
+    achievement.full_clean()
+    try:
+        with transaction.atomic():
+            achievement.save()
+    except IntegrityError as exc:
+        # Lost a race with a concurrent create that took the same code.
+        raise ValidationError({"code": ["An achievement with this code already exists."]}) from exc
+    logger.info("achievement created: %s (%s points)", achievement.code, achievement.points)
+    return achievement
+
+
+@transaction.atomic
+def achievement_update(
+    *,
+    achievement: Achievement,
+    points: int | None = None,
+    names: Mapping[str, str] | None = None,
+    descriptions: Mapping[str, str] | None = None,
+) -> Achievement:
+    """Change points and texts. A points change moves every holder's total in the same
+    transaction."""
+    locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
+    old_points = locked.points
+    if points is not None:
+        _require_integer_points(points)
+        locked.points = points
+    _set_texts(locked, names, descriptions)
+    _require_english(locked)
+    locked.full_clean()
+    locked.save()
+    delta = locked.points - old_points
+    if delta:
+        holders = User.objects.filter(
+            pk__in=Award.objects.filter(achievement=locked).values("user_id")
+        )
+        # Lock holders in id order (see the lock order above), then move their totals.
+        list(holders.order_by("pk").select_for_update().values_list("pk", flat=True))
+        moved = holders.update(points=F("points") + delta)
+        logger.info(
+            "achievement %s points %s -> %s; %s holders' totals moved",
+            locked.code,
+            old_points,
+            locked.points,
+            moved,
+        )
+    return locked
+
+
+@transaction.atomic
+def achievement_delete(*, achievement: Achievement) -> None:
+    """Remove an entry nobody holds; raise AchievementInUse when somebody does."""
+    locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
+    holders = Award.objects.filter(achievement=locked).count()
+    if holders:
+        raise AchievementInUse(
+            f"Achievement {locked.code!r} has been awarded to {holders} user(s); "
+            "revoke those awards before deleting it."
+        )
+    locked.delete()
+    logger.info("achievement deleted: %s", locked.code)

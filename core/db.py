@@ -1,0 +1,43 @@
+"""Database plumbing the services share: shared row locks, lifted timeouts for maintenance,
+and VACUUM after bulk loads. Values always travel as parameters; only table names (from model
+metadata) are formatted into the text."""
+
+from django.db import connection
+from django.db.models import Model
+
+_LOCK_SHARED = {
+    "postgresql": "SELECT 1 FROM {table} WHERE id = %s FOR SHARE",
+    # SQLite has no row locks: a write transaction holds the whole database (IMMEDIATE mode).
+    "sqlite": "SELECT 1 FROM {table} WHERE id = %s",
+}
+
+
+def row_lock_shared(model: type[Model], pk: int) -> bool:
+    """Hold the row `pk` of `model` against changes until this transaction ends (others may
+    hold it too); False when the row does not exist."""
+    sql = _LOCK_SHARED[connection.vendor].format(table=model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        return cursor.fetchone() is not None
+
+
+def statement_timeout_lift() -> None:
+    """Let the statements of the current transaction run as long as they need (maintenance).
+
+    Requests are bounded by statement_timeout (settings); maintenance is not. SQLite has no
+    statement timeout.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")
+
+
+def vacuum_analyze(*models: type[Model]) -> None:
+    """After a bulk load on PostgreSQL: mark pages all-visible (index-only scans then skip the
+    heap) and refresh planner statistics. Does nothing inside a transaction, where VACUUM
+    cannot run (autovacuum will get there)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")

@@ -1,0 +1,30 @@
+"""Log record helpers: the request id on every line, and JSON output when LOG_FORMAT=json."""
+
+import logging
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamp each record with the id of the request being served ("-" outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(_LibraryJsonFormatter):
+    """python-json-logger with this service's keys: `time` (UTC, ISO 8601), `level`,
+    `logger`, `request_id`, `message`, then any `extra=` fields."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "rename_fields", {"levelname": "level", "name": "logger", "exc_info": "exception"}
+        )
+        kwargs.setdefault("timestamp", "time")
+        kwargs.setdefault("json_ensure_ascii", False)
+        kwargs.setdefault("defaults", {"request_id": "-"})
+        super().__init__(["levelname", "name", "request_id", "message"], *args, **kwargs)
