@@ -2,9 +2,15 @@
 
 import os
 import re
+import socket
+import sys
 from pathlib import Path
 
+import pytest
+from rest_framework.test import APIClient
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
 SETTINGS_PATH = REPO_ROOT / "achievements_site" / "settings.py"
 
 
@@ -22,3 +28,44 @@ def clean_environment(**overrides: str) -> dict[str, str]:
     env["ENV_FILE"] = ""
     env.update(overrides)
     return env
+
+
+def process_environment(**variables: str) -> dict[str, str]:
+    """A minimal environment for a process the test starts (gunicorn, manage.py, nginx):
+    this virtualenv first on PATH, and nothing of the developer's Django variables or `.env`."""
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "ENV_FILE": "",
+        **variables,
+    }
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip here; in CI (env CI set), where the test must run, fail instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this test must run)")
+    pytest.skip(reason)
+
+
+def token_client(key: str) -> APIClient:
+    """An API client that sends `Authorization: Token <key>` on every request."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+def text(response) -> str:
+    """The response body as text, for `in` checks."""
+    return response.content.decode()

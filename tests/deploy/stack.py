@@ -11,17 +11,14 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.helpers import LOOPBACK, REPO_ROOT, process_environment
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NGINX_TEMPLATE = REPO_ROOT / "nginx" / "templates" / "default.conf.template"
 ENTRYPOINT = REPO_ROOT / "docker-entrypoint.sh"
-LOOPBACK = "127.0.0.1"
 # The image's CMD.
 GUNICORN_COMMAND = ["gunicorn", "--config", "gunicorn.conf.py", "achievements_site.wsgi"]
 
@@ -45,36 +42,11 @@ def template_variables(text: str) -> set[str]:
     return {name for name in names if name.isupper()}
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip here; in CI, where the test must run, fail instead."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (in CI this end-to-end test must run, so it fails)")
-    pytest.skip(reason)
-
-
 def find_nginx() -> str | None:
     return shutil.which("nginx") or next(
         (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)),
         None,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
-def base_environment() -> dict[str, str]:
-    """A clean environment: none of the developer's Django variables leak into the processes."""
-    venv_bin = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
 
 
 @dataclass
@@ -183,7 +155,7 @@ def nginx_command(nginx: str, directory: Path, *args: str) -> list[str]:
 
 def start_nginx(nginx: str, directory: Path, *, port: int) -> Service:
     command = nginx_command(nginx, directory)
-    service = start("nginx", command, log_dir=directory, env=base_environment())
+    service = start("nginx", command, log_dir=directory, env=process_environment())
     service.wait_until(lambda: _accepts(port), timeout=15)
     return service
 

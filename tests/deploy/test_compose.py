@@ -11,13 +11,8 @@ import subprocess
 import pytest
 import yaml
 
-from tests.deploy.stack import (
-    ENTRYPOINT,
-    NGINX_TEMPLATE,
-    REPO_ROOT,
-    render_template,
-    template_variables,
-)
+from tests.deploy.stack import ENTRYPOINT, NGINX_TEMPLATE, render_template, template_variables
+from tests.helpers import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

@@ -26,19 +26,15 @@ from django.core.management import call_command
 
 from tests.deploy.stack import (
     ENTRYPOINT,
-    LOOPBACK,
-    REPO_ROOT,
-    base_environment,
     fetch,
     find_nginx,
-    free_port,
     nginx_command,
     prepare_nginx,
     self_signed_certificate,
-    skip_or_fail,
     start_gunicorn,
     start_nginx,
 )
+from tests.helpers import LOOPBACK, REPO_ROOT, free_port, process_environment, skip_or_fail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -76,7 +72,7 @@ def production_env(database_url, tmp_path_factory):
     """Production settings by environment alone, with static files collected as the image does."""
     collected = tmp_path_factory.mktemp("collected-static")
     env = {
-        **base_environment(),
+        **process_environment(),
         "DJANGO_SETTINGS_MODULE": "achievements_site.settings",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),

@@ -6,7 +6,7 @@ import secrets
 import subprocess
 import sys
 
-from tests.deploy.stack import REPO_ROOT, base_environment
+from tests.helpers import REPO_ROOT, process_environment
 
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "achievements_site.settings",
@@ -27,7 +27,7 @@ def check_deploy(**environment: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO_ROOT,
-        env={**base_environment(), **PRODUCTION, **environment},
+        env={**process_environment(), **PRODUCTION, **environment},
         capture_output=True,
         text=True,
     )

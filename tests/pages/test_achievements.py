@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from achievements.services.awards import award_grant
-from tests.pages.conftest import achievement, text
+from tests.helpers import text
+from tests.pages.scene import achievement
 from users.services import user_create
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.test import Client
 from django.utils import translation
 
 from pages import views as pages
-from tests.pages.conftest import text
+from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
 

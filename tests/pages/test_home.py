@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.pages.conftest import achievement, text
+from tests.helpers import text
+from tests.pages.scene import achievement
 
 pytestmark = pytest.mark.django_db
 

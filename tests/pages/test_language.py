@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import translation
 from django.utils.translation import ngettext
 
-from tests.pages.conftest import text
+from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.pages.conftest import text
+from tests.helpers import text
 from users.services import user_create
 
 pytestmark = pytest.mark.django_db

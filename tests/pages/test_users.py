@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.pages.conftest import START, achievement, grant, text
+from tests.helpers import text
+from tests.pages.scene import START, achievement, grant
 from users.services import user_create
 
 pytestmark = pytest.mark.django_db

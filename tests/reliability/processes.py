@@ -10,7 +10,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,15 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
+from tests.helpers import LOOPBACK, REPO_ROOT, free_port, process_environment
+
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 def postgres_bin_dir() -> Path | None:
@@ -131,23 +124,17 @@ class PostgresCluster:
 def app_environment(database_url: str, **overrides: str) -> dict[str, str]:
     """A production-like environment (DEBUG off) for the app on loopback, nothing inherited
     from the developer's Django variables."""
-    venv_bin = str(Path(sys.executable).parent)
-    return {
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "DJANGO_SETTINGS_MODULE": "achievements_site.settings",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "reliability-e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": LOOPBACK,
-        "SECURE_SSL_REDIRECT": "0",
-        "THROTTLE_ANON_RATE": "",
-        "THROTTLE_USER_RATE": "",
+    return process_environment(
+        DJANGO_SETTINGS_MODULE="achievements_site.settings",
+        DATABASE_URL=database_url,
+        SECRET_KEY="reliability-e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        DEBUG="0",
+        ALLOWED_HOSTS=LOOPBACK,
+        SECURE_SSL_REDIRECT="0",
+        THROTTLE_ANON_RATE="",
+        THROTTLE_USER_RATE="",
         **overrides,
-    }
+    )
 
 
 def manage(env: dict[str, str], *args: str) -> str:

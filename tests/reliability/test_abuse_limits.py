@@ -20,7 +20,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from achievements.accounts import integration_account_ensure
 from tests.factories import UserFactory
-from tests.reliability.conftest import skip_or_fail, token_client
+from tests.helpers import skip_or_fail, token_client
 from tests.reliability.processes import (
     REPO_ROOT,
     Gunicorn,

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from achievements.models import Achievement, Award
 from tests.factories import AchievementFactory, UserFactory
-from tests.reliability.conftest import token_client
+from tests.helpers import token_client
 from tests.stats.oracle import PAGE, AwardRow, Oracle
 from users.models import User
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from tests.reliability.conftest import skip_or_fail
+from tests.helpers import skip_or_fail
 from tests.reliability.processes import (
     Gunicorn,
     PostgresCluster,

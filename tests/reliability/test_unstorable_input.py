@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from achievements.accounts import integration_account_ensure
 from tests.factories import AchievementFactory, UserFactory
-from tests.reliability.conftest import token_client
+from tests.helpers import token_client
 
 READS = [
     "/api/v1/users/?search=a%00",

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
-from tests.api.conftest import token_client
 from tests.factories import AchievementFactory, UserFactory
+from tests.helpers import token_client
 
 EXPECTED_PERMISSIONS = {
     f"{app}.{action}_{model}"

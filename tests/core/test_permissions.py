@@ -7,8 +7,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from achievements.models import Achievement, Award
-from tests.api.conftest import token_client
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
+from tests.helpers import token_client
 from users.models import User
 
 READS = [

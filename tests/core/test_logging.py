@@ -20,7 +20,7 @@ from django.utils import timezone
 from achievements.accounts import integration_account_ensure
 from core.logging import JsonFormatter, RequestIdFilter
 from tests.factories import AchievementFactory, UserFactory
-from tests.reliability.conftest import token_client
+from tests.helpers import token_client
 from tests.reliability.processes import REPO_ROOT, app_environment
 
 GENERATED_ID = r"[0-9a-f]{32}"

@@ -9,8 +9,8 @@ from rest_framework.authtoken.models import Token
 
 from achievements.accounts import integration_account_ensure
 from achievements.models import Award
-from tests.api.conftest import token_client
 from tests.factories import AchievementFactory, UserFactory
+from tests.helpers import token_client
 from users.models import User
 
 THREADS = 20
