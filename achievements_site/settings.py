@@ -53,7 +53,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it strips the body of the final response, whatever answered.
+    "core.middleware.HeadResponseMiddleware",
     "core.middleware.RequestIdMiddleware",
+    # Outside everything that can answer an error page (a bad Host is refused further in).
+    "core.middleware.ApiJsonErrorsMiddleware",
+    # Before URL resolution and CommonMiddleware: an API path without its slash is served, not
+    # redirected (a redirected write is replayed as a GET and lost).
+    "core.middleware.ApiTrailingSlashMiddleware",
     # DRF's JSON parser ignores DATA_UPLOAD_MAX_MEMORY_SIZE; this enforces it for every path.
     "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -5,11 +5,20 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import health
+from core.root import ApiRootView
+
+# The API root lists these; a new top-level resource adds its name and URL name here.
+API_RESOURCES = {
+    "users": "user-list",
+    "achievements": "achievement-list",
+    "stats": "stats-summary",
+}
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", ApiRootView.as_view(resources=API_RESOURCES), name="api-root"),
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("achievements.urls")),
     path("api/v1/", include("stats.urls")),
