@@ -385,9 +385,7 @@ def test_a_code_username_or_choice_that_is_not_a_string_is_400_naming_the_field(
 
 
 @pytest.mark.parametrize("value", NOT_STRINGS.values(), ids=NOT_STRINGS.keys())
-def test_an_award_code_that_is_not_a_string_is_refused_before_any_catalog_query(
-    api, scene, value
-):
+def test_an_award_code_that_is_not_a_string_is_refused_before_any_catalog_query(api, scene, value):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
