@@ -147,11 +147,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed, compressed names once `collectstatic` has run; plain names until then.
+        "BACKEND": "core.storage.StaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Until `collectstatic` has filled STATIC_ROOT (a bare `gunicorn` start, `DEBUG=0 make run` on a
+# fresh checkout), WhiteNoise serves the files from the apps' static folders instead.
+WHITENOISE_USE_FINDERS = not (Path(STATIC_ROOT) / "staticfiles.json").is_file()
 
 # Request bodies above this are refused before parsing; nginx enforces the same limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

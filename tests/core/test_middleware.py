@@ -256,3 +256,13 @@ def test_the_api_root_refuses_writes_with_a_json_405(api):
 
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
+
+
+def test_a_query_string_over_djangos_field_limit_is_a_json_400(anonymous, scene):
+    query = "&".join(f"f{n}=1" for n in range(1001))  # DATA_UPLOAD_MAX_NUMBER_FIELDS is 1000
+
+    response = anonymous.get(f"/api/v1/users/?{query}")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Bad request."}
