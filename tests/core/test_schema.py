@@ -181,8 +181,24 @@ def test_docs_pages_assets_are_shipped_as_static_files(anonymous, path):
     for url in links.urls:
         if urlsplit(url).netloc:
             continue  # foreign hosts are the other test's business
+        if url == "/api/redoc/redoc.standalone.js":
+            # ReDoc's bundle, served by the app with its logo pointed here (core/docs.py).
+            assert anonymous.get(url).status_code == 200
+            continue
         assert url.startswith("/static/"), url
         assert finders.find(url.removeprefix("/static/")), url
+
+
+def test_the_redoc_bundle_points_its_logo_at_a_local_copy(anonymous):
+    response = anonymous.get("/api/redoc/redoc.standalone.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    bundle = response.content.decode()
+    assert "cdn.redoc.ly" not in bundle
+    assert "/static/docs/redoc-logo-mini.svg" in bundle
+    assert finders.find("docs/redoc-logo-mini.svg")
+    assert len(bundle) > 100_000  # the whole bundle, not a stub
 
 
 # --- schemathesis, in process ---------------------------------------------------------------
