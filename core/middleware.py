@@ -177,6 +177,8 @@ class ApiJsonErrorsMiddleware:
         for header, value in response.items():
             if header.lower() not in {"content-type", "content-length"}:
                 replacement[header] = value
+        # Made outside CommonMiddleware, which would otherwise have set it.
+        replacement["Content-Length"] = str(len(replacement.content))
         response.close()
         return replacement
 

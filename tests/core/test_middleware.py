@@ -183,6 +183,7 @@ def test_an_unknown_api_route_is_a_json_404(anonymous, settings, debug, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Not found."}
+    assert response["Content-Length"] == str(len(response.content))
 
 
 def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(api, scene):

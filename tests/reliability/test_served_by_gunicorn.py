@@ -85,7 +85,9 @@ class Connection:
         self.sock.close()
 
 
-@pytest.mark.parametrize("path", ["/api/v1/achievements/", "/api/v1/users/nobody/", "/healthz"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/achievements/", "/api/v1/users/nobody/", "/api/v1/nonexistent/", "/healthz"]
+)
 def test_head_then_get_on_one_keep_alive_connection_both_parse(server, path):
     connection = Connection(server.port)
     try:
