@@ -10,9 +10,11 @@ import io
 import sys
 
 import pytest
-from django.test import Client
+from django.http import StreamingHttpResponse
+from django.test import Client, RequestFactory
 
 from achievements.models import Achievement, Award
+from core.middleware import HeadResponseMiddleware
 from tests.factories import AchievementFactory, UserFactory
 from users import api as users_api
 from users.models import User
@@ -88,6 +90,36 @@ def test_a_head_error_response_has_no_body_either():
     assert status.startswith("404")
     assert headers["Content-Type"] == "application/json"
     assert body == b""
+
+
+class Chunks:
+    """A streamed body that records whether it was read and whether it was closed."""
+
+    def __init__(self):
+        self.read = self.closed = False
+
+    def __iter__(self):
+        self.read = True
+        yield b"never sent"
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_head_streaming_response_is_closed_unread(db):
+    # db: closing a response sends request_finished, which checks the database connection.
+    chunks = Chunks()
+
+    def view(request):
+        response = StreamingHttpResponse(chunks, content_type="text/plain")
+        response["Content-Length"] = "10"
+        return response
+
+    response = HeadResponseMiddleware(view)(RequestFactory().head("/file"))
+
+    assert b"".join(response.streaming_content) == b""
+    assert response["Content-Length"] == "10"
+    assert (chunks.read, chunks.closed) == (False, True)
 
 
 # --- trailing slash ---------------------------------------------------------------------------

@@ -86,7 +86,14 @@ class Connection:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/achievements/", "/api/v1/users/nobody/", "/api/v1/nonexistent/", "/healthz"]
+    "path",
+    [
+        "/api/v1/achievements/",
+        "/api/v1/users/nobody/",
+        "/api/v1/nonexistent/",
+        "/healthz",
+        "/static/css/site.css",
+    ],
 )
 def test_head_then_get_on_one_keep_alive_connection_both_parse(server, path):
     connection = Connection(server.port)
