@@ -24,9 +24,11 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-## run: migrate, seed the demo data and serve on http://127.0.0.1:8000 (SQLite unless DATABASE_URL)
+## run: migrate, collect the static files, seed the demo data and serve on http://127.0.0.1:8000
+## (SQLite unless DATABASE_URL)
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo_data
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 

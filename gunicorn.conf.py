@@ -32,6 +32,12 @@ timeout = _int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
 # Seconds an idle keep-alive connection from nginx stays open (gthread workers only).
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Request head limits, the same as nginx's `large_client_header_buffers 4 8k` in front: a request
+# line or a header line up to 8 KiB (8190 bytes plus CRLF, gunicorn's maximum), at most 100
+# header fields. Beyond them gunicorn answers 400 itself, before the app sees the request.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
 # Recycle workers now and then so a slow leak cannot grow without bound; jitter avoids all at once.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10

@@ -1,10 +1,10 @@
 """`/api/v1/achievements/` (the catalog) and `/api/v1/users/{username}/achievements/` (awards)."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
-from achievements.models import Achievement, Award
+from achievements.models import CODE_PATTERN, Achievement, Award
 from achievements.selectors import achievement_get, achievement_list, award_list_for_user
 from achievements.serializers import (
     AchievementSerializer,
@@ -20,8 +20,12 @@ from achievements.services.catalog import (
 )
 from core.errors import error_responses
 from core.languages import LANG_PARAMETER, LanguageMixin
-from users.api import USER_NOT_FOUND, user_or_404
+from users.api import USER_NOT_FOUND, USERNAME_PARAMETER, user_or_404
 from users.models import User
+
+CODE_PARAMETER = OpenApiParameter(
+    "code", str, OpenApiParameter.PATH, pattern=CODE_PATTERN, description="The achievement's code."
+)
 
 
 def achievement_or_404(code: str) -> Achievement:
@@ -40,7 +44,7 @@ def achievement_or_404(code: str) -> Achievement:
     ),
     retrieve=extend_schema(
         summary="Get an achievement",
-        parameters=[LANG_PARAMETER],
+        parameters=[CODE_PARAMETER, LANG_PARAMETER],
         responses={200: AchievementSerializer, **error_responses(400, 404)},
     ),
     create=extend_schema(
@@ -52,12 +56,13 @@ def achievement_or_404(code: str) -> Achievement:
     partial_update=extend_schema(
         summary="Change points or texts",
         description="A points change moves every holder's total at once.",
-        parameters=[LANG_PARAMETER],
+        parameters=[CODE_PARAMETER, LANG_PARAMETER],
         request=AchievementWriteSerializer,
         responses={200: AchievementSerializer, **error_responses(400, 401, 403, 404)},
     ),
     destroy=extend_schema(
         summary="Remove an achievement nobody holds",
+        parameters=[CODE_PARAMETER],
         responses={204: None, **error_responses(401, 403, 404, 409)},
     ),
 )
@@ -120,12 +125,14 @@ class AchievementViewSet(
         summary="A user's awards, newest first, in the user's language",
         description="`name` and `description` are in the user's own language "
         "(`Content-Language` says which), whatever the request asks for.",
+        parameters=[USERNAME_PARAMETER],
         responses={200: AwardSerializer(many=True), **error_responses(404)},
     ),
     create=extend_schema(
         summary="Award an achievement",
         description="201 with the new award; 200 with the existing award, unchanged, when the "
         "user already holds it. Safe to retry.",
+        parameters=[USERNAME_PARAMETER],
         request=AwardCreateSerializer,
         responses={
             201: AwardSerializer,
@@ -135,6 +142,7 @@ class AchievementViewSet(
     ),
     destroy=extend_schema(
         summary="Revoke an award",
+        parameters=[USERNAME_PARAMETER, CODE_PARAMETER],
         responses={204: None, **error_responses(401, 403, 404)},
     ),
 )

@@ -18,6 +18,8 @@ MAX_POINTS = 1_000_000
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 2000
 
+# The same rule as an ECMA-262 pattern, for the OpenAPI schema.
+CODE_PATTERN = r"^[a-z0-9_-]+$"
 validate_code = RegexValidator(
     r"^[a-z0-9_-]+\Z",
     "Enter a code of lowercase letters, digits, hyphens and underscores only.",

@@ -2,19 +2,22 @@
 language needs no change here."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from modeltranslation.utils import build_localized_fieldname
 from rest_framework import serializers
 
 from achievements.models import (
     CODE_MAX_LENGTH,
+    CODE_PATTERN,
     DESCRIPTION_MAX_LENGTH,
     MAX_POINTS,
     MIN_POINTS,
     NAME_MAX_LENGTH,
     Achievement,
     Award,
+    validate_code,
 )
-from core.fields import StrictCharField, StrictIntegerField
+from core.fields import StrictCharField, StrictIntegerField, StrictSlugRelatedField
 from core.languages import language_codes
 
 TRANSLATED = {
@@ -54,6 +57,7 @@ class AchievementWriteSerializer(serializers.Serializer):
     code = StrictCharField(
         max_length=CODE_MAX_LENGTH,
         required=False,
+        validators=[validate_code],
         help_text="Slug of a-z, 0-9, - and _. Made from the English name when omitted.",
     )
     points = StrictIntegerField(min_value=MIN_POINTS, max_value=MAX_POINTS)
@@ -98,8 +102,13 @@ class AwardSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field({"type": "string", "pattern": CODE_PATTERN, "maxLength": CODE_MAX_LENGTH})
+class AchievementCodeField(StrictSlugRelatedField):
+    """An achievement named by its code, a JSON string."""
+
+
 class AwardCreateSerializer(serializers.Serializer):
-    achievement = serializers.SlugRelatedField(
+    achievement = AchievementCodeField(
         slug_field="code",
         queryset=Achievement.objects.all(),
         error_messages={"does_not_exist": "Unknown achievement code {value!r}."},

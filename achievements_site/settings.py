@@ -53,7 +53,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it strips the body of the final response, whatever answered.
+    "core.middleware.HeadResponseMiddleware",
     "core.middleware.RequestIdMiddleware",
+    # Outside everything that can answer an error page (a bad Host is refused further in).
+    "core.middleware.ApiJsonErrorsMiddleware",
+    # Before URL resolution and CommonMiddleware: an API path without its slash is served, not
+    # redirected (a redirected write is replayed as a GET and lost).
+    "core.middleware.ApiTrailingSlashMiddleware",
     # DRF's JSON parser ignores DATA_UPLOAD_MAX_MEMORY_SIZE; this enforces it for every path.
     "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -140,11 +147,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed, compressed names once `collectstatic` has run; plain names until then.
+        "BACKEND": "core.storage.StaticFilesStorage"
         if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Until `collectstatic` has filled STATIC_ROOT (a bare `gunicorn` start, `DEBUG=0 make run` on a
+# fresh checkout), WhiteNoise serves the files from the apps' static folders instead.
+WHITENOISE_USE_FINDERS = not (Path(STATIC_ROOT) / "staticfiles.json").is_file()
 
 # Request bodies above this are refused before parsing; nginx enforces the same limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
@@ -198,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI and ReDoc assets come from drf-spectacular-sidecar: the docs work offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from validator.swagger.io: the docs ask no other host for anything.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }

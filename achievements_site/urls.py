@@ -4,18 +4,28 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from core import health
+from core import docs, health
+from core.root import ApiRootView
+
+# The API root lists these; a new top-level resource adds its name and URL name here.
+API_RESOURCES = {
+    "users": "user-list",
+    "achievements": "achievement-list",
+    "stats": "stats-summary",
+}
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", ApiRootView.as_view(resources=API_RESOURCES), name="api-root"),
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("achievements.urls")),
     path("api/v1/", include("stats.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/redoc.standalone.js", docs.redoc_standalone, name="redoc-standalone"),
     # The language switcher posts to i18n/setlang/ (Django's set_language).
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("pages.urls")),

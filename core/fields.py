@@ -31,3 +31,26 @@ class DigitsField(serializers.IntegerField):
         if not isinstance(data, str) or not re.fullmatch(r"[0-9]{1,9}", data):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    """One of the choices, given as a JSON string: a number, list or object is refused, never
+    turned into text to be compared."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictSlugRelatedField(serializers.SlugRelatedField):
+    """An object named by its slug (a code, a username) given as a JSON string. Anything else
+    is refused before any query: a nested list would otherwise reach the ORM (and Python's
+    recursion limit) as a lookup value."""
+
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)

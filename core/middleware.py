@@ -1,14 +1,18 @@
-"""Request-wide middleware: request ids for the logs, a cap on request bodies, and an honest
-503 when the database is down."""
+"""Request-wide middleware: request ids for the logs, a cap on request bodies, an honest 503
+when the database is down, and the HTTP behaviour every client can count on (HEAD without a
+body, API paths with or without their trailing slash, JSON errors under `/api/`)."""
 
 import logging
 import re
 import uuid
+from http import HTTPStatus
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import JsonResponse
+from django.urls import is_valid_path
 
 from core.errors import database_unavailable_response, is_database_unavailable
 from core.logging import request_id_var
@@ -16,6 +20,16 @@ from core.logging import request_id_var
 logger = logging.getLogger(__name__)
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+API_PREFIX = "/api/"
+# DRF's own wording where it has one, so every JSON error reads alike.
+API_ERROR_DETAILS = {
+    400: "Bad request.",
+    403: "You do not have permission to perform this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    500: "A server error occurred.",
+}
 
 
 class RequestIdMiddleware:
@@ -82,3 +96,102 @@ class DatabaseUnavailableMiddleware:
             logger.warning("database unavailable: %s", exception)
             return database_unavailable_response()
         return None
+
+
+class HeadResponseMiddleware:
+    """Answer HEAD with the GET's status and headers and no body, whatever server runs the app.
+
+    Django's handler leaves the body in a HEAD response and gunicorn sends it; on a keep-alive
+    connection the client then reads those bytes as the start of the next response. The GET's
+    Content-Length is kept: RFC 9110 (9.3.2, 8.6) lets a HEAD response carry the length the GET
+    would have had, and clients know that a HEAD response has no body whatever it says.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.method != "HEAD":
+            return response
+        if response.streaming:
+            # Close the iterator (and any file behind it) without reading it.
+            response.close()
+            response.streaming_content = []
+        else:
+            response.content = b""
+        return response
+
+
+def _resolves(path: str, request) -> bool:
+    return is_valid_path(path, getattr(request, "urlconf", None))
+
+
+class ApiTrailingSlashMiddleware:
+    """Serve an `/api/` path without its trailing slash as the slashed route, for every method.
+
+    No redirect: clients replay a redirected POST as a GET and the write is lost. The request
+    goes on as if the slash had been sent, so every route (and every route added later) answers
+    both ways, and links the API builds (`next`, `previous`) carry the slash.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if (
+            path.startswith(API_PREFIX)
+            and not path.endswith("/")
+            and not _resolves(path, request)
+            and _resolves(f"{path}/", request)
+        ):
+            request.path_info = f"{path}/"
+            request.path = f"{request.path}/"
+        return self.get_response(request)
+
+
+class ApiJsonErrorsMiddleware:
+    """Every error under `/api/` is JSON in DRF's shape, `{"detail": ...}`, never a page.
+
+    DRF's views answer JSON themselves; this catches what Django answers around them: an
+    unknown route (404), a bad Host header (400), a failure outside DRF's handler (500), and
+    Django's debug pages when DEBUG is on. Headers such as Allow and Retry-After are kept.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path_info.startswith(API_PREFIX)
+            or _is_json(response)
+        ):
+            return response
+        replacement = JsonResponse(
+            {"detail": _error_detail(request, response.status_code)},
+            status=response.status_code,
+        )
+        for header, value in response.items():
+            if header.lower() not in {"content-type", "content-length"}:
+                replacement[header] = value
+        # Made outside CommonMiddleware, which would otherwise have set it.
+        replacement["Content-Length"] = str(len(replacement.content))
+        response.close()
+        return replacement
+
+
+def _is_json(response) -> bool:
+    content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _error_detail(request, status_code: int) -> str:
+    if status_code == 400:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return "Invalid Host header."
+    return API_ERROR_DETAILS.get(status_code) or HTTPStatus(status_code).phrase + "."

@@ -1,17 +1,25 @@
 """`/api/v1/users/`: register, list, read, change and remove users."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
 from core.errors import error_responses
 from core.filters import OrderingFilter, SearchFilter
-from users.models import User
+from users.models import USERNAME_PATTERN, User
 from users.selectors import user_get, user_list
 from users.serializers import UserCreateSerializer, UserSerializer, UserUpdateSerializer
 from users.services import user_create, user_delete, user_update
 
 USER_NOT_FOUND = "No user with that username."
+
+USERNAME_PARAMETER = OpenApiParameter(
+    "username",
+    str,
+    OpenApiParameter.PATH,
+    pattern=USERNAME_PATTERN,
+    description="The user's username, in any case.",
+)
 
 
 def user_or_404(username: str) -> User:
@@ -28,7 +36,9 @@ def user_or_404(username: str) -> User:
         responses={200: UserSerializer(many=True), **error_responses(400)},
     ),
     retrieve=extend_schema(
-        summary="Get a user", responses={200: UserSerializer, **error_responses(404)}
+        summary="Get a user",
+        parameters=[USERNAME_PARAMETER],
+        responses={200: UserSerializer, **error_responses(404)},
     ),
     create=extend_schema(
         summary="Register a user",
@@ -37,11 +47,13 @@ def user_or_404(username: str) -> User:
     ),
     partial_update=extend_schema(
         summary="Change a user's language",
+        parameters=[USERNAME_PARAMETER],
         request=UserUpdateSerializer,
         responses={200: UserSerializer, **error_responses(400, 401, 403, 404)},
     ),
     destroy=extend_schema(
         summary="Remove a user and their awards",
+        parameters=[USERNAME_PARAMETER],
         responses={204: None, **error_responses(401, 403, 404)},
     ),
 )

@@ -19,6 +19,16 @@ validate_username = RegexValidator(
     "Enter a username of letters, digits and @ . + - _ only.",
     code="invalid_username",
 )
+# `.` and `..` are path segments that URLs resolve away: such a user could never be reached.
+validate_username_not_only_dots = RegexValidator(
+    r"^\.+\Z",
+    "A username cannot be made of dots only.",
+    code="username_only_dots",
+    inverse_match=True,
+)
+# Both rules as one ECMA-262 pattern for the OpenAPI schema: the allowed characters, at least
+# one of them not a dot (no lookahead, which not every schema tool supports).
+USERNAME_PATTERN = r"^[A-Za-z0-9@.+_-]*[A-Za-z0-9@+_-][A-Za-z0-9@.+_-]*$"
 
 
 class User(models.Model):
@@ -26,8 +36,9 @@ class User(models.Model):
 
     username = models.CharField(
         max_length=USERNAME_MAX_LENGTH,
-        validators=[validate_username],
-        help_text="1 to 150 letters, digits and @ . + - _; unique regardless of case.",
+        validators=[validate_username, validate_username_not_only_dots],
+        help_text="1 to 150 letters, digits and @ . + - _, not only dots; unique regardless of "
+        "case.",
     )
     language = models.CharField(
         max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE

@@ -1,10 +1,36 @@
 """Users over the API: what a user reads as, and what a client may send."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.fields import StrictCharField
-from users.models import USERNAME_MAX_LENGTH, User
+from core.fields import StrictCharField, StrictChoiceField
+from users.models import (
+    USERNAME_MAX_LENGTH,
+    USERNAME_PATTERN,
+    User,
+    validate_username,
+    validate_username_not_only_dots,
+)
+
+USERNAME_SCHEMA = {
+    "type": "string",
+    "pattern": USERNAME_PATTERN,
+    "minLength": 1,
+    "maxLength": USERNAME_MAX_LENGTH,
+}
+
+
+@extend_schema_field(USERNAME_SCHEMA)
+class UsernameField(StrictCharField):
+    """A username as sent: a JSON string of the allowed characters, not only dots, kept as is
+    (a username with spaces is refused, not silently trimmed into another one)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", USERNAME_MAX_LENGTH)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("validators", [validate_username, validate_username_not_only_dots])
+        super().__init__(**kwargs)
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -15,10 +41,9 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class UserCreateSerializer(serializers.Serializer):
-    # Kept as sent: a username with spaces is refused, not silently trimmed into another one.
-    username = StrictCharField(max_length=USERNAME_MAX_LENGTH, trim_whitespace=False)
-    language = serializers.ChoiceField(choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
+    username = UsernameField()
+    language = StrictChoiceField(choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
 
 class UserUpdateSerializer(serializers.Serializer):
-    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+    language = StrictChoiceField(choices=settings.LANGUAGES, required=False)

@@ -52,14 +52,49 @@ def _require_integer_points(points) -> None:
         raise ValidationError({"points": ["Points must be a whole number."]})
 
 
+# Concurrent creates from the same name each take the next free suffix; a create gives up (with
+# a message about the name, the only thing the client sent) only after this many collisions.
+CODE_ATTEMPTS = 20
+
+
+def _code_taken(code: str) -> bool:
+    return Achievement.objects.filter(code=code).exists()
+
+
 def _unique_code_from(name: str) -> str:
     base = slugify(name)[:CODE_MAX_LENGTH].strip("-_") or "achievement"
     code, n = base, 1
-    while Achievement.objects.filter(code=code).exists():
+    while _code_taken(code):
         n += 1
         suffix = f"-{n}"
         code = base[: CODE_MAX_LENGTH - len(suffix)].rstrip("-_") + suffix
     return code
+
+
+def _save_with_generated_code(achievement: Achievement, name: str) -> None:
+    """Save under the first free code made from `name`. A concurrent create may take that code
+    between the look-up and the insert; the unique index refuses ours, and the next look-up
+    (a new statement, which sees the other commit) finds the next free suffix."""
+    for _attempt in range(CODE_ATTEMPTS):
+        achievement.code = _unique_code_from(name)
+        # The format is checked here; uniqueness is left to the index, which settles races.
+        achievement.full_clean(validate_unique=False)
+        try:
+            with transaction.atomic():
+                achievement.save()
+        except IntegrityError:
+            if not Achievement.objects.filter(code=achievement.code).exists():
+                raise  # another constraint refused the row: not a race on the code
+            logger.info("code %s taken by a concurrent create; trying the next", achievement.code)
+            continue
+        return
+    raise ValidationError(
+        {
+            build_localized_fieldname("name", settings.LANGUAGE_CODE): [
+                "Too many achievements are being created from this name at once; retry."
+            ]
+        }
+    )
 
 
 @transaction.atomic
@@ -70,19 +105,25 @@ def achievement_create(
     descriptions: Mapping[str, str],
     code: str | None = None,
 ) -> Achievement:
-    """Add an entry to the catalog. Without a code, one is made from the English name."""
+    """Add an entry to the catalog. Without a code, one is made from the English name: the
+    first free of `slug`, `slug-2`, `slug-3`, ..., even when creates from that name race."""
     _require_integer_points(points)
     achievement = Achievement(points=points)
     _set_texts(achievement, names, descriptions)
     _require_english(achievement)
-    achievement.code = code or _unique_code_from(names.get(settings.LANGUAGE_CODE, ""))
-    achievement.full_clean()
-    try:
-        with transaction.atomic():
-            achievement.save()
-    except IntegrityError as exc:
-        # Lost a race with a concurrent create that took the same code.
-        raise ValidationError({"code": ["An achievement with this code already exists."]}) from exc
+    if not code:
+        _save_with_generated_code(achievement, names.get(settings.LANGUAGE_CODE, ""))
+    else:
+        achievement.code = code
+        achievement.full_clean()
+        try:
+            with transaction.atomic():
+                achievement.save()
+        except IntegrityError as exc:
+            # Lost a race with a concurrent create that took the same code.
+            raise ValidationError(
+                {"code": ["An achievement with this code already exists."]}
+            ) from exc
     logger.info("achievement created: %s (%s points)", achievement.code, achievement.points)
     return achievement
 

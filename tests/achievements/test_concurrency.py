@@ -15,10 +15,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from achievements.models import Award
+from achievements.models import Achievement, Award
 from achievements.queries import figures_mismatches
 from achievements.services.awards import award_grant, award_grant_many, award_revoke
-from achievements.services.catalog import achievement_update
+from achievements.services.catalog import achievement_create, achievement_update
 from tests.factories import AchievementFactory, UserFactory
 
 pytestmark = [
@@ -169,3 +169,18 @@ def test_grants_and_revocations_racing_on_overlapping_users_leave_exact_figures(
     for user in users:
         held = Award.objects.filter(user=user).select_related("achievement")
         assert figures(user) == (len(held), sum(a.achievement.points for a in held))
+
+
+def test_simultaneous_creates_from_one_name_without_a_code_each_get_the_next_suffix():
+    AchievementFactory(code="night-owl")
+
+    def create():
+        return achievement_create(
+            points=5, names={"en": "Night Owl"}, descriptions={"en": "Play after midnight."}
+        ).code
+
+    codes = run_together([create] * 10)
+
+    expected = {f"night-owl-{n}" for n in range(2, 12)}
+    assert set(codes) == expected
+    assert set(Achievement.objects.values_list("code", flat=True)) == {"night-owl", *expected}

@@ -8,6 +8,7 @@ from django.utils import timezone, translation
 
 from achievements.models import CODE_MAX_LENGTH, MAX_POINTS, Achievement, Award
 from achievements.queries import figures_mismatches
+from achievements.services import catalog
 from achievements.services.awards import award_grant, award_grant_many, award_revoke
 from achievements.services.catalog import (
     AchievementInUse,
@@ -111,6 +112,43 @@ def test_a_generated_code_is_cut_to_the_maximum_length_suffix_included():
     assert second.code.endswith("-2")
     assert "--" not in second.code
     assert second.code != first.code
+
+
+def stale_code_lookups(monkeypatch, stale: int) -> None:
+    """Make the first `stale` code look-ups answer "free", as they do in a create that runs
+    while a concurrent create from the same name inserts that very code."""
+    real = catalog._code_taken
+    calls = {"n": 0}
+
+    def looked_up_too_early(code: str) -> bool:
+        calls["n"] += 1
+        return False if calls["n"] <= stale else real(code)
+
+    monkeypatch.setattr(catalog, "_code_taken", looked_up_too_early)
+
+
+def test_a_generated_code_lost_to_a_concurrent_create_takes_the_next_free_suffix(monkeypatch):
+    create(name="Night Owl")
+    stale_code_lookups(monkeypatch, stale=1)
+
+    achievement = create(name="Night Owl")
+
+    assert achievement.code == "night-owl-2"
+    assert sorted(Achievement.objects.values_list("code", flat=True)) == [
+        "night-owl",
+        "night-owl-2",
+    ]
+
+
+def test_a_create_that_keeps_losing_races_gives_up_naming_the_name_not_the_code(monkeypatch):
+    create(name="Night Owl")
+    stale_code_lookups(monkeypatch, stale=10_000)
+
+    with pytest.raises(ValidationError) as excinfo:
+        create(name="Night Owl")
+
+    assert list(excinfo.value.message_dict) == ["name_en"]
+    assert Achievement.objects.count() == 1
 
 
 @pytest.mark.parametrize("name", ["Сова", "夜猫子", "!!!", "---"])

@@ -326,3 +326,72 @@ def test_a_method_a_route_lacks_is_405_even_for_an_unknown_user(api, path):
     response = api.put(path, {}, format="json")
 
     assert response.status_code == 405
+
+
+# --- codes, usernames and choices given as anything but a string ----------------------------
+
+
+def _nested(depth: int):
+    value = "dragon"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+NOT_STRINGS = {
+    "nested-464": _nested(464),
+    "nested-3": _nested(3),
+    "list": ["dragon"],
+    "object": {"code": "dragon"},
+    "integer": 7,
+    "float": 1.5,
+    "true": True,
+    "false": False,
+    "null": None,
+}
+
+# Every body field that names something by its code or username, or picks a choice.
+STRING_FIELDS = [
+    ("post", "/api/v1/users/ann/achievements/", {}, "achievement"),
+    ("post", "/api/v1/users/", {}, "username"),
+    ("post", "/api/v1/users/", {"username": "newbie"}, "language"),
+    ("patch", "/api/v1/users/ann/", {}, "language"),
+    (
+        "post",
+        "/api/v1/achievements/",
+        {"points": 5, "name_en": "New", "description_en": "New."},
+        "code",
+    ),
+]
+
+
+@pytest.mark.parametrize("value", NOT_STRINGS.values(), ids=NOT_STRINGS.keys())
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    STRING_FIELDS,
+    ids=[f"{method} {path} {field}" for method, path, _, field in STRING_FIELDS],
+)
+def test_a_code_username_or_choice_that_is_not_a_string_is_400_naming_the_field(
+    api, scene, method, path, body, field, value
+):
+    before = state()
+
+    response = getattr(api, method)(path, {**body, field: value}, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert_error_shape(response)
+    assert state() == before
+
+
+@pytest.mark.parametrize("value", NOT_STRINGS.values(), ids=NOT_STRINGS.keys())
+def test_an_award_code_that_is_not_a_string_is_refused_before_any_catalog_query(api, scene, value):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/api/v1/users/ann/achievements/", {"achievement": value}, "json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["achievement"]
+    assert not [q["sql"] for q in queries if "achievements_achievement" in q["sql"]]

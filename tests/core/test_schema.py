@@ -181,8 +181,24 @@ def test_docs_pages_assets_are_shipped_as_static_files(anonymous, path):
     for url in links.urls:
         if urlsplit(url).netloc:
             continue  # foreign hosts are the other test's business
+        if url == "/api/redoc/redoc.standalone.js":
+            # ReDoc's bundle, served by the app with its logo pointed here (core/docs.py).
+            assert anonymous.get(url).status_code == 200
+            continue
         assert url.startswith("/static/"), url
         assert finders.find(url.removeprefix("/static/")), url
+
+
+def test_the_redoc_bundle_points_its_logo_at_a_local_copy(anonymous):
+    response = anonymous.get("/api/redoc/redoc.standalone.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    bundle = response.content.decode()
+    assert "cdn.redoc.ly" not in bundle
+    assert "/static/docs/redoc-logo-mini.svg" in bundle
+    assert finders.find("docs/redoc-logo-mini.svg")
+    assert len(bundle) > 100_000  # the whole bundle, not a stub
 
 
 # --- schemathesis, in process ---------------------------------------------------------------
@@ -271,3 +287,100 @@ def test_every_operation_answers_as_its_schema_says(case, demo_token):
     _aim_at_demo_data(case)
 
     case.call_and_validate(headers={"Authorization": f"Token {demo_token}"}, checks=CONFORMANCE)
+
+
+# --- patterns and enums ---------------------------------------------------------------------
+
+
+def _matches(pattern: str, value: str) -> bool:
+    # The schema's ECMA-262 anchors, read by Python: `$` must not accept a final newline.
+    return re.fullmatch(pattern.removeprefix("^").removesuffix("$"), value) is not None
+
+
+USERNAME_SAMPLES = ["a", "Alice", "a.b+c@d_e-f", ".a", "a.", "_", ".", "..", "...", "", "a b"]
+CODE_SAMPLES = ["dragon", "first-blood_2", "a", "Dragon", "drag on", "", "é"]
+
+
+def _username_is_valid(username: str) -> bool:
+    from django.core.exceptions import ValidationError
+
+    try:
+        User(username=username).clean_fields(exclude=["created_at", "language"])
+    except ValidationError:
+        return False
+    return True
+
+
+def _code_is_valid(code: str) -> bool:
+    from django.core.exceptions import ValidationError
+
+    try:
+        Achievement(code=code, points=1, name_en="x", description_en="x").clean_fields()
+    except ValidationError:
+        return False
+    return True
+
+
+def test_every_username_in_the_schema_carries_the_rule_as_a_pattern(openapi):
+    parameters = [
+        parameter
+        for path, item in openapi["paths"].items()
+        if "{username}" in path
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "username"
+    ]
+    body = openapi["components"]["schemas"]["UserCreateRequest"]["properties"]["username"]
+    patterns = {parameter["schema"]["pattern"] for parameter in parameters} | {body["pattern"]}
+
+    assert len(parameters) == 6  # a user (GET, PATCH, DELETE), awards (GET, POST), a revocation
+    assert len(patterns) == 1
+    pattern = patterns.pop()
+    for username in USERNAME_SAMPLES:
+        assert _matches(pattern, username) == _username_is_valid(username), username
+
+
+def test_every_code_in_the_schema_carries_the_rule_as_a_pattern(openapi):
+    parameters = [
+        parameter
+        for path, item in openapi["paths"].items()
+        if "{code}" in path
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["name"] == "code"
+    ]
+    schemas = openapi["components"]["schemas"]
+    bodies = [
+        schemas["AchievementWriteRequest"]["properties"]["code"],
+        schemas["AwardCreateRequest"]["properties"]["achievement"],
+    ]
+    patterns = {p["schema"]["pattern"] for p in parameters} | {b["pattern"] for b in bodies}
+
+    assert len(parameters) == 4
+    assert len(patterns) == 1
+    pattern = patterns.pop()
+    for code in CODE_SAMPLES:
+        assert _matches(pattern, code) == _code_is_valid(code), code
+
+
+def _parameter(openapi, path: str, name: str) -> dict:
+    parameters = openapi["paths"][path]["get"]["parameters"]
+    return next(parameter for parameter in parameters if parameter["name"] == name)
+
+
+def test_query_parameters_document_their_enums_and_ranges(openapi):
+    ordering = _parameter(openapi, "/api/v1/users/", "ordering")["schema"]
+    by = _parameter(openapi, "/api/v1/stats/leaderboard/", "by")["schema"]
+    lang = _parameter(openapi, "/api/v1/achievements/", "lang")["schema"]
+    days = _parameter(openapi, "/api/v1/stats/streaks/", "days")["schema"]
+
+    assert ordering["type"] == "array"
+    assert set(ordering["items"]["enum"]) == {
+        f"{sign}{name}"
+        for sign in ("", "-")
+        for name in ("points", "achievements_count", "username", "created_at")
+    }
+    assert by["enum"] == ["points", "achievements"]
+    assert lang["enum"] == ["en", "ru"]
+    assert (days["minimum"], days["maximum"], days["default"]) == (2, 3650, 7)
+    assert _parameter(openapi, "/api/v1/stats/", "days")["schema"] == days

@@ -206,6 +206,18 @@ def test_nginx_proxy_read_timeout_outlasts_gunicorns_worker_timeout(monkeypatch)
     assert read_timeout > gunicorn_config()["timeout"]
 
 
+def test_nginx_and_gunicorn_take_the_same_request_line_and_header_sizes():
+    buffers = re.search(r"large_client_header_buffers (\d+) (\d+)k;", rendered_for_compose())
+    config = gunicorn_config()
+
+    assert buffers, "nginx states its header limit instead of relying on its default"
+    line_limit = int(buffers[2]) * 1024 - len("\r\n")
+    # A request line or a header line that nginx passes, gunicorn takes as well.
+    assert config["limit_request_line"] == line_limit
+    assert config["limit_request_field_size"] == line_limit
+    assert config["limit_request_fields"] == 100
+
+
 @pytest.mark.skipif(
     shutil.which("envsubst") is None, reason="envsubst (gettext-base) not installed"
 )

@@ -89,6 +89,16 @@ def test_a_username_that_is_not_a_string_is_refused(api, value):
     assert not User.objects.exists()
 
 
+@pytest.mark.parametrize("username", [".", "..", "..."])
+def test_a_username_of_dots_only_is_refused_on_the_username_field(api, username):
+    # A browser, curl and nginx resolve `/users/../` away: such a user could never be reached.
+    response = api.post(USERS, {"username": username})
+
+    assert response.status_code == 400
+    assert response.json() == {"username": ["A username cannot be made of dots only."]}
+    assert not User.objects.exists()
+
+
 def test_a_missing_username_is_refused_on_the_username_field(api):
     response = api.post(USERS, {"language": "en"})
 
@@ -186,7 +196,7 @@ def test_a_username_with_every_allowed_symbol_works_in_the_url(api, path):
     assert not User.objects.exists()
 
 
-@pytest.mark.parametrize("username", ["..", ".", "a..b", "@", "+"])
+@pytest.mark.parametrize("username", ["a..b", ".a", "a.", "..._", "@", "+"])
 def test_usernames_made_of_dots_and_symbols_are_reachable(api, username):
     created = api.post(USERS, {"username": username})
 

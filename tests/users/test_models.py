@@ -95,3 +95,16 @@ def test_language_must_be_one_of_the_configured_languages(settings):
         User(username="de_reader", language="de").full_clean()
 
     assert "language" in excinfo.value.message_dict
+
+
+@pytest.mark.parametrize("username", [".", "..", "...", "." * USERNAME_MAX_LENGTH])
+def test_a_username_of_dots_only_is_invalid(username):
+    with pytest.raises(ValidationError) as excinfo:
+        User(username=username).full_clean()
+
+    assert excinfo.value.message_dict["username"] == ["A username cannot be made of dots only."]
+
+
+@pytest.mark.parametrize("username", [".a", "a.", "..a..", ".@.", "a..b", "_."])
+def test_a_username_with_dots_and_something_else_is_valid(username):
+    User(username=username).full_clean()
