@@ -9,15 +9,18 @@ from rest_framework.authtoken.models import Token
 
 logger = logging.getLogger(__name__)
 
-# What an integration may do: manage users, the catalog and awards.
+# What an integration may do: manage users, the catalog and awards, and read the activity feed.
 INTEGRATION_PERMISSIONS = [
-    (app, f"{action}_{model}")
-    for app, model in (
-        ("users", "user"),
-        ("achievements", "achievement"),
-        ("achievements", "award"),
-    )
-    for action in ("add", "change", "delete", "view")
+    *(
+        (app, f"{action}_{model}")
+        for app, model in (
+            ("users", "user"),
+            ("achievements", "achievement"),
+            ("achievements", "award"),
+        )
+        for action in ("add", "change", "delete", "view")
+    ),
+    ("achievements", "view_activity"),
 ]
 
 

@@ -200,6 +200,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The activity types and a webhook's event filter are one set of names.
+    "ENUM_NAME_OVERRIDES": {"ActivityTypeEnum": "achievements.models.Activity.TYPES"},
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
