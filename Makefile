@@ -24,10 +24,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
-## run: migrate, seed the demo data and serve on http://127.0.0.1:8000 (SQLite unless DATABASE_URL)
+## run: migrate, seed the demo data and serve on http://127.0.0.1:8000 (SQLite unless DATABASE_URL),
+##      with a webhook worker beside the server, stopped when the server stops
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo_data
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite; extra pytest arguments go in ARGS="..."

@@ -117,9 +117,7 @@ def test_the_revoke_action_revokes_every_selected_award(admin_client, grant):
 
     selected = list(Award.objects.values_list("pk", flat=True))
 
-    asked = admin_client.post(
-        AWARDS, {"action": "revoke_selected", ACTION_CHECKBOX_NAME: selected}
-    )
+    asked = admin_client.post(AWARDS, {"action": "revoke_selected", ACTION_CHECKBOX_NAME: selected})
     response = admin_client.post(
         AWARDS,
         {
