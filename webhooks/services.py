@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from achievements.models import Activity
 from achievements.selectors import activity_after, activity_head
 from achievements.serializers import ActivitySerializer
 from webhooks.addresses import url_resolve
@@ -140,6 +141,13 @@ def deliveries_plan(*, limit: int = 500) -> int:
     planning right now; returns how many deliveries were created."""
     head = activity_head()
     created = 0
+    bodies: dict[int, str] = {}  # one body per entry, whatever the number of endpoints
+
+    def body_of(entry: Activity) -> str:
+        if entry.pk not in bodies:
+            bodies[entry.pk] = _body(entry.type, ActivitySerializer(entry).data)
+        return bodies[entry.pk]
+
     with transaction.atomic():
         endpoints = list(
             Endpoint.objects.select_for_update(skip_locked=True)
@@ -157,7 +165,7 @@ def deliveries_plan(*, limit: int = 500) -> int:
                     message_id=f"msg_{endpoint.pk}_{entry.pk}",
                     event_type=entry.type,
                     activity_id=entry.pk,
-                    body=_body(entry.type, ActivitySerializer(entry).data),
+                    body=body_of(entry),
                     next_attempt_at=now,
                 )
                 for entry in entries
@@ -219,19 +227,28 @@ def deliveries_record(results: Iterable[tuple[Delivery, Outcome]]) -> None:
     and track each endpoint's failures, disabling one that has failed for DISABLE_AFTER."""
     now = timezone.now()
     endpoint_ok: dict[int, bool] = {}
+    # Deliveries with the same outcome are recorded by one UPDATE.
+    groups: dict[tuple, list[int]] = {}
     for delivery, outcome in results:
-        changes = {"last_response_code": outcome.status, "last_error": outcome.error}
         if outcome.ok:
-            changes.update(status=Delivery.DELIVERED, delivered_at=now, next_attempt_at=None)
+            status, next_attempt_at = Delivery.DELIVERED, None
         elif delivery.attempts >= MAX_ATTEMPTS:
-            changes.update(status=Delivery.FAILED, next_attempt_at=None)
+            status, next_attempt_at = Delivery.FAILED, None
         else:
-            changes.update(next_attempt_at=now + RETRY_DELAYS[delivery.attempts - 1])
-        # Only while this worker's claim holds: a lease that ran out belongs to another worker.
-        Delivery.objects.filter(
-            pk=delivery.pk, attempts=delivery.attempts, status=Delivery.PENDING
-        ).update(**changes)
+            status, next_attempt_at = Delivery.PENDING, now + RETRY_DELAYS[delivery.attempts - 1]
+        key = (status, next_attempt_at, outcome.status, outcome.error, delivery.attempts)
+        groups.setdefault(key, []).append(delivery.pk)
         endpoint_ok[delivery.endpoint_id] = endpoint_ok.get(delivery.endpoint_id) or outcome.ok
+    for (status, next_attempt_at, code, error, attempts), ids in groups.items():
+        # Only while this worker's claim holds: a lease that ran out belongs to another worker,
+        # which has counted one attempt more.
+        Delivery.objects.filter(pk__in=ids, attempts=attempts, status=Delivery.PENDING).update(
+            status=status,
+            next_attempt_at=next_attempt_at,
+            last_response_code=code,
+            last_error=error,
+            delivered_at=now if status == Delivery.DELIVERED else None,
+        )
     for endpoint_id in sorted(endpoint_ok):  # ascending id: concurrent recorders cannot deadlock
         if endpoint_ok[endpoint_id]:
             Endpoint.objects.filter(pk=endpoint_id, failing_since__isnull=False).update(
