@@ -25,11 +25,13 @@ install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
 ## run: migrate, collect the static files, seed the demo data and serve on http://127.0.0.1:8000
-## (SQLite unless DATABASE_URL)
+## (SQLite unless DATABASE_URL), with a webhook worker beside the server, stopped with it
 run: install
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo_data
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## test: the whole suite; extra pytest arguments go in ARGS="..."

@@ -9,15 +9,21 @@ from rest_framework.authtoken.models import Token
 
 logger = logging.getLogger(__name__)
 
-# What an integration may do: manage users, the catalog and awards.
+# What an integration may do: manage users, the catalog, awards and its webhooks, and read the
+# activity feed. The webhooks app sits above this one: it is named by label, never imported.
 INTEGRATION_PERMISSIONS = [
-    (app, f"{action}_{model}")
-    for app, model in (
-        ("users", "user"),
-        ("achievements", "achievement"),
-        ("achievements", "award"),
-    )
-    for action in ("add", "change", "delete", "view")
+    *(
+        (app, f"{action}_{model}")
+        for app, model in (
+            ("users", "user"),
+            ("achievements", "achievement"),
+            ("achievements", "award"),
+            ("webhooks", "endpoint"),
+        )
+        for action in ("add", "change", "delete", "view")
+    ),
+    ("achievements", "view_activity"),
+    ("webhooks", "view_delivery"),
 ]
 
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 from modeltranslation.utils import build_localized_fieldname
 
-from achievements.models import Achievement, Award
+from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award
 from achievements.services.awards import (
     award_grant,
     award_grant_many,
@@ -176,11 +176,60 @@ class AwardAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Revoke the selected awards"), permissions=["delete"])
     def revoke_selected(self, request, queryset):
-        count = 0
-        for award in queryset.select_related("user", "achievement"):
-            award_revoke(user=award.user, achievement=award.achievement, by=request.user)
-            count += 1
-        self.message_user(request, f"Revoked {count} award(s).", messages.SUCCESS)
+        """Asks for an optional reason, then revokes every selected award with it."""
+        awards = list(queryset.select_related("user", "achievement"))
+        if "apply" in request.POST:
+            form = RevokeReasonForm(request.POST)
+            if form.is_valid():
+                for award in awards:
+                    award_revoke(
+                        user=award.user,
+                        achievement=award.achievement,
+                        by=request.user,
+                        reason=form.cleaned_data["reason"] or None,
+                    )
+                self.message_user(request, f"Revoked {len(awards)} award(s).", messages.SUCCESS)
+                return HttpResponseRedirect(request.get_full_path())
+        else:
+            form = RevokeReasonForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Revoke awards"),
+            "form": form,
+            "awards": awards,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/achievements/revoke_awards.html", context)
+
+
+class RevokeReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=ACTIVITY_REASON_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Optional; recorded in the activity feed and sent to webhooks."),
+    )
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    """The feed, read-only: entries are written by the award services alone."""
+
+    list_display = ["id", "type", "user", "achievement", "points", "at", "by", "reason"]
+    list_filter = ["type"]
+    search_fields = ["user", "achievement"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class AwardFormSet(BaseInlineFormSet):

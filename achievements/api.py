@@ -1,15 +1,33 @@
-"""`/api/v1/achievements/` (the catalog) and `/api/v1/users/{username}/achievements/` (awards)."""
+"""`/api/v1/achievements/` (the catalog), `/api/v1/users/{username}/achievements/` (awards) and
+`/api/v1/activity/` (the feed of grants and revocations)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, status, viewsets
+import contextlib
+
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
 
 from achievements.models import CODE_PATTERN, Achievement, Award
-from achievements.selectors import achievement_get, achievement_list, award_list_for_user
+from achievements.selectors import (
+    achievement_get,
+    achievement_list,
+    activity_after,
+    award_list_for_user,
+)
 from achievements.serializers import (
     AchievementSerializer,
     AchievementWriteSerializer,
+    ActivityQuerySerializer,
+    ActivitySerializer,
     AwardCreateSerializer,
+    AwardRevokeSerializer,
     AwardSerializer,
 )
 from achievements.services.awards import award_grant, award_revoke
@@ -20,8 +38,10 @@ from achievements.services.catalog import (
 )
 from core.errors import error_responses
 from core.languages import LANG_PARAMETER, LanguageMixin
+from core.pagination import Pagination
 from users.api import USER_NOT_FOUND, USERNAME_PARAMETER, user_or_404
 from users.models import User
+from users.selectors import user_get
 
 CODE_PARAMETER = OpenApiParameter(
     "code", str, OpenApiParameter.PATH, pattern=CODE_PATTERN, description="The achievement's code."
@@ -142,8 +162,15 @@ class AchievementViewSet(
     ),
     destroy=extend_schema(
         summary="Revoke an award",
-        parameters=[USERNAME_PARAMETER, CODE_PARAMETER],
-        responses={204: None, **error_responses(401, 403, 404)},
+        description="An optional reason (at most 500 characters), in a JSON body "
+        '`{"reason": "…"}` or as `?reason=`, goes into the activity entry.',
+        request=AwardRevokeSerializer,
+        parameters=[
+            USERNAME_PARAMETER,
+            CODE_PARAMETER,
+            OpenApiParameter("reason", str, description="Why it was revoked."),
+        ],
+        responses={204: None, **error_responses(400, 401, 403, 404)},
     ),
 )
 class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
@@ -190,11 +217,76 @@ class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
         )
 
     def destroy(self, request, *args, **kwargs):
+        given = AwardRevokeSerializer(
+            data=request.data if request.data else request.query_params.dict()
+        )
+        given.is_valid(raise_exception=True)
         achievement = achievement_or_404(kwargs["code"])
         try:
-            award_revoke(user=self.holder, achievement=achievement, by=request.user)
+            award_revoke(
+                user=self.holder,
+                achievement=achievement,
+                by=request.user,
+                reason=given.validated_data.get("reason"),
+            )
         except Award.DoesNotExist:
             raise exceptions.NotFound(
                 f"{self.holder.username} does not hold {achievement.code}."
             ) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ActivityPermission(permissions.BasePermission):
+    """Reading the feed needs credentials with the view permission on activity."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            raise exceptions.NotAuthenticated()
+        return user.has_perm("achievements.view_activity")
+
+
+class ActivityView(APIView):
+    """`/api/v1/activity/`: every grant and revocation, oldest first, after a cursor."""
+
+    permission_classes = [ActivityPermission]
+
+    @extend_schema(
+        summary="Read the activity feed",
+        description="Entries with ids above `after`, oldest first. `next` is this query with "
+        "`after` set to the last id returned (unchanged when nothing was), so polling `next` "
+        "reads every entry exactly once, even while writes go on.",
+        parameters=[
+            OpenApiParameter("after", int, description="Return entries after this id (0)."),
+            OpenApiParameter("limit", int, description="At most this many (50; 1000 at most)."),
+            OpenApiParameter("user", str, description="Only this user's entries."),
+        ],
+        responses={
+            200: inline_serializer(
+                "ActivityPage",
+                {
+                    "results": ActivitySerializer(many=True),
+                    "next": serializers.URLField(),
+                },
+            ),
+            **error_responses(400, 401, 403),
+        },
+    )
+    def get(self, request):
+        query = ActivityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after = query.validated_data["after"]
+        username = query.validated_data.get("user")
+        if username is not None:
+            # Usernames match in any case; the feed stores each user's own spelling.
+            with contextlib.suppress(User.DoesNotExist):
+                username = user_get(username).username
+        limit = Pagination().get_limit(request)
+        entries = activity_after(after=after, limit=limit, username=username)
+        last = entries[-1].id if entries else after
+        return Response(
+            {
+                "results": ActivitySerializer(entries, many=True).data,
+                "next": replace_query_param(request.build_absolute_uri(), "after", last),
+            }
+        )

@@ -100,3 +100,40 @@ class Award(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.achievement.code}"
+
+
+ACTIVITY_REASON_MAX_LENGTH = 500
+
+
+class Activity(models.Model):
+    """One grant or revocation, as the feed and the webhooks report it. Names are copied, not
+    linked: the entry keeps saying what happened after the user or achievement is gone. Ids
+    increase in commit order (see achievements.services.awards, the feed lock)."""
+
+    GRANTED = "award.granted"
+    REVOKED = "award.revoked"
+    TYPES = [(GRANTED, GRANTED), (REVOKED, REVOKED)]
+
+    type = models.CharField(max_length=20, choices=TYPES)
+    user = models.CharField(max_length=150, help_text="The holder's username.")
+    achievement = models.CharField(max_length=CODE_MAX_LENGTH)
+    points = models.PositiveIntegerField(help_text="The achievement's points at that moment.")
+    at = models.DateTimeField(
+        help_text="A grant: the award's time. A revocation: when it was revoked."
+    )
+    # Empty when unknown or not given; the API shows null.
+    by = models.CharField(
+        max_length=150, blank=True, default="", help_text="The account that made the change."
+    )
+    reason = models.CharField(max_length=ACTIVITY_REASON_MAX_LENGTH, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "activity"
+        indexes = [
+            # The feed filtered by user reads one user's entries in id order.
+            models.Index(fields=["user", "id"], name="activity_by_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type} {self.achievement} · {self.user}"

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Activity, Award
 from users.models import User
 
 
@@ -40,3 +40,18 @@ def award_list_for_achievement(achievement: Achievement) -> QuerySet[Award]:
         .select_related("user")
         .order_by("-awarded_at", "-id")
     )
+
+
+def activity_after(*, after: int, limit: int, username: str | None = None) -> list[Activity]:
+    """Up to `limit` activity entries with ids above `after`, oldest first (optionally one
+    user's). Ids increase in commit order (the feed lock), so paging on the last id never skips
+    an entry, even while writes go on."""
+    entries = Activity.objects.filter(id__gt=after)
+    if username is not None:
+        entries = entries.filter(user=username)
+    return list(entries.order_by("id")[:limit])
+
+
+def activity_head() -> int:
+    """The id of the newest activity entry (0 when there is none)."""
+    return Activity.objects.order_by("-id").values_list("id", flat=True).first() or 0

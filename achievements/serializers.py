@@ -7,6 +7,7 @@ from modeltranslation.utils import build_localized_fieldname
 from rest_framework import serializers
 
 from achievements.models import (
+    ACTIVITY_REASON_MAX_LENGTH,
     CODE_MAX_LENGTH,
     CODE_PATTERN,
     DESCRIPTION_MAX_LENGTH,
@@ -14,10 +15,11 @@ from achievements.models import (
     MIN_POINTS,
     NAME_MAX_LENGTH,
     Achievement,
+    Activity,
     Award,
     validate_code,
 )
-from core.fields import StrictCharField, StrictIntegerField, StrictSlugRelatedField
+from core.fields import DigitsField, StrictCharField, StrictIntegerField, StrictSlugRelatedField
 from core.languages import language_codes
 
 TRANSLATED = {
@@ -118,3 +120,34 @@ class AwardCreateSerializer(serializers.Serializer):
         required=False,
         help_text="When it was earned; defaults to now. May be past, never future.",
     )
+
+
+class AwardRevokeSerializer(serializers.Serializer):
+    """The optional reason of a revocation (JSON body or `?reason=`)."""
+
+    reason = StrictCharField(
+        max_length=ACTIVITY_REASON_MAX_LENGTH, required=False, allow_blank=True, allow_null=True
+    )
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    """One feed entry, as the feed and the webhook deliveries carry it."""
+
+    class Meta:
+        model = Activity
+        fields = ["id", "type", "user", "achievement", "points", "at", "by", "reason"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # Stored empty, shown as null: no account, no reason.
+        data["by"] = data["by"] or None
+        data["reason"] = data["reason"] or None
+        return data
+
+
+class ActivityQuerySerializer(serializers.Serializer):
+    """The feed's query: `after` (an entry id, default 0) and `user` (a username)."""
+
+    after = DigitsField(required=False, default=0)
+    user = StrictCharField(required=False, max_length=150)

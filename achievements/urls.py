@@ -1,13 +1,14 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from achievements.api import AchievementViewSet, UserAwardViewSet
+from achievements.api import AchievementViewSet, ActivityView, UserAwardViewSet
 
 router = SimpleRouter()
 router.register("achievements", AchievementViewSet, basename="achievement")
 
 urlpatterns = [
     *router.urls,
+    path("activity/", ActivityView.as_view(), name="activity"),
     path(
         "users/<str:username>/achievements/",
         UserAwardViewSet.as_view({"get": "list", "post": "create"}),

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "users",
     "achievements",
     "stats",
+    "webhooks",
     "pages",
 ]
 
@@ -213,7 +214,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The activity types and a webhook's event filter are one set of names.
+    "ENUM_NAME_OVERRIDES": {"ActivityTypeEnum": "achievements.models.Activity.TYPES"},
 }
+
+# Webhooks. Plain http and private addresses are refused unless allowed (SSRF protection).
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds an attempt may wait to connect and for each read before it counts as failed.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# A claimed delivery is due again after this (its worker died); longer than any attempt.
+WEBHOOK_CLAIM_SECONDS = env.int("WEBHOOK_CLAIM_SECONDS", default=60)
+# The worker: concurrent HTTP attempts, deliveries claimed at once, idle poll, heartbeat.
+WORKER_THREADS = env.int("WORKER_THREADS", default=8)
+WORKER_BATCH = env.int("WORKER_BATCH", default=64)
+WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=5)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")

@@ -12,6 +12,8 @@ API_RESOURCES = {
     "users": "user-list",
     "achievements": "achievement-list",
     "stats": "stats-summary",
+    "activity": "activity",
+    "webhooks": "webhook-list",
 }
 
 urlpatterns = [
@@ -22,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("achievements.urls")),
     path("api/v1/", include("stats.urls")),
+    path("api/v1/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -41,3 +41,11 @@ def vacuum_analyze(*models: type[Model]) -> None:
     with connection.cursor() as cursor:
         for model in models:
             cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
+
+
+def advisory_lock_xact(key: int) -> None:
+    """Hold the PostgreSQL advisory lock `key` until this transaction ends (one holder at a
+    time). SQLite needs none: a write transaction already holds the whole database."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

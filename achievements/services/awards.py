@@ -8,8 +8,17 @@ deadlock:
   1. the achievement row: shared by grants and revocations (its points must not change under
      them), exclusive by a points change or a deletion;
   2. then user rows, in ascending id.
+  3. last, the feed lock (an advisory lock, PostgreSQL only), right before the activity entry
+     is written and held to commit. Nothing is locked after it: a transaction that writes
+     awards for several users locks all of them first (award_grant_many).
 A grant or revocation therefore serializes with other writes to the same user, and a points
 change waits for grants of that achievement in flight (and they for it).
+
+Every grant and revocation writes one activity entry in its own transaction. Feed ids come from
+a sequence at insert time, so without the feed lock a reader could see id 6 commit while id 5 is
+still in flight and move its cursor past 5 for ever. Under the feed lock ids are handed out and
+committed one writer at a time, so ids increase in commit order and `id > after` never skips.
+The lock is held only from the entry's insert to commit (the last statements of the write).
 """
 
 import logging
@@ -21,9 +30,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award
 from achievements.queries import figures_refresh
-from core.db import row_lock_shared
+from core.db import advisory_lock_xact, row_lock_shared
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -31,6 +40,9 @@ logger = logging.getLogger(__name__)
 # Award times before this are refused: nothing was awarded before the Unix epoch, and far-past
 # values overflow time-zone arithmetic on some databases.
 EARLIEST_AWARD = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The advisory lock key of the feed lock (any constant no other lock uses).
+FEED_LOCK_KEY = 7_202_415_001
 
 
 def achievement_lock_shared(achievement: Achievement) -> None:
@@ -72,6 +84,29 @@ def _audit(
     transaction.on_commit(lambda: logger.info(message, *args, extra=fields))
 
 
+def _activity_record(
+    kind: str,
+    *,
+    user: User,
+    achievement: Achievement,
+    at: datetime,
+    by: AbstractBaseUser | None,
+    reason: str | None = None,
+) -> Activity:
+    # The feed lock: last in the lock order, held to commit (see the module docstring).
+    advisory_lock_xact(FEED_LOCK_KEY)
+    return Activity.objects.create(
+        type=kind,
+        user=user.username,
+        achievement=achievement.code,
+        # From the row this transaction holds, not the caller's copy, which may be stale.
+        points=Achievement.objects.filter(pk=achievement.pk).values_list("points", flat=True)[0],
+        at=at,
+        by=by.get_username() if by else "",
+        reason=reason or "",
+    )
+
+
 def _lock_user(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
@@ -98,6 +133,7 @@ def award_grant(
         user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by
     )
     figures_refresh(user.pk)
+    _activity_record(Activity.GRANTED, user=user, achievement=achievement, at=awarded_at, by=by)
     _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
     return award, True
 
@@ -108,7 +144,12 @@ def award_grant_many(
 ) -> tuple[int, int]:
     """Give one achievement to many users at once; returns (newly awarded, already held)."""
     newly = already = 0
-    for user in sorted(users, key=lambda u: u.pk):  # ascending id: the documented lock order
+    users = sorted(users, key=lambda u: u.pk)
+    achievement_lock_shared(achievement)
+    # Every user row first, in ascending id: the first grant takes the feed lock, after which
+    # this transaction must not wait for another row lock.
+    list(User.objects.select_for_update().filter(pk__in=[u.pk for u in users]).order_by("pk"))
+    for user in users:
         _award, created = award_grant(user=user, achievement=achievement, by=by)
         if created:
             newly += 1
@@ -119,13 +160,30 @@ def award_grant_many(
 
 @transaction.atomic
 def award_revoke(
-    *, user: User, achievement: Achievement, by: AbstractBaseUser | None = None
+    *,
+    user: User,
+    achievement: Achievement,
+    by: AbstractBaseUser | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Take `achievement` back from `user`; raises Award.DoesNotExist if they do not hold it."""
+    """Take `achievement` back from `user`, recording `reason` (up to 500 characters) in the
+    activity; raises Award.DoesNotExist if they do not hold it."""
+    if reason is not None and len(reason) > ACTIVITY_REASON_MAX_LENGTH:
+        raise ValidationError(
+            {"reason": [f"Give at most {ACTIVITY_REASON_MAX_LENGTH} characters."]}
+        )
     achievement_lock_shared(achievement)
     _lock_user(user)
     deleted, _ = Award.objects.filter(user=user, achievement=achievement).delete()
     if not deleted:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
     figures_refresh(user.pk)
+    _activity_record(
+        Activity.REVOKED,
+        user=user,
+        achievement=achievement,
+        at=timezone.now(),
+        by=by,
+        reason=reason,
+    )
     _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)

@@ -3,8 +3,9 @@
 Benchmark data runs to a million awards; granting them one by one (a lock, an insert and a
 figures refresh each) would take hours. So this path inserts them set-based (COPY on
 PostgreSQL) and then rebuilds every user's figures set-based, holding every user row (the
-documented lock order) so nothing commits in between. It logs no per-award audit line and is
-for loading data, never for serving a request.
+documented lock order) so nothing commits in between. It logs no per-award audit line, writes
+no activity entries (so no webhooks fire: the rows are loaded history, not changes happening
+now) and is for loading data, never for serving a request.
 """
 
 import logging

@@ -7,7 +7,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Activity, Award
 from achievements.queries import figures_mismatches
 from tests.factories import AchievementFactory, UserFactory
 from users.models import User
@@ -115,16 +115,45 @@ def test_the_revoke_action_revokes_every_selected_award(admin_client, grant):
     grant(ann, owl)
     grant(ann, fox)
 
+    selected = list(Award.objects.values_list("pk", flat=True))
+
+    asked = admin_client.post(AWARDS, {"action": "revoke_selected", ACTION_CHECKBOX_NAME: selected})
     response = admin_client.post(
         AWARDS,
         {
             "action": "revoke_selected",
-            ACTION_CHECKBOX_NAME: list(Award.objects.values_list("pk", flat=True)),
+            ACTION_CHECKBOX_NAME: selected,
+            "reason": "Cheated at the quiz",
+            "apply": "Revoke",
         },
     )
 
+    assert asked.status_code == 200
+    assert 'name="reason"' in asked.content.decode()
     assert response.status_code == 302
     assert figures(ann) == (0, 0)
+    revoked = Activity.objects.filter(type=Activity.REVOKED)
+    assert sorted(revoked.values_list("achievement", "reason")) == sorted(
+        [(owl.code, "Cheated at the quiz"), (fox.code, "Cheated at the quiz")]
+    )
+
+
+def test_the_revoke_action_refuses_a_reason_over_500_characters(admin_client, grant):
+    ann, owl = UserFactory(), AchievementFactory()
+    award, _created = grant(ann, owl)
+
+    response = admin_client.post(
+        AWARDS,
+        {
+            "action": "revoke_selected",
+            ACTION_CHECKBOX_NAME: [award.pk],
+            "reason": "x" * 501,
+            "apply": "Revoke",
+        },
+    )
+
+    assert response.status_code == 200
+    assert Award.objects.filter(pk=award.pk).exists()
 
 
 def test_the_user_page_awards_and_revokes_through_its_inlines(admin_client, grant):

@@ -19,7 +19,9 @@ THIRD_LANGUAGE_SCRIPT = textwrap.dedent(
     from django.conf import settings
 
     # The translated columns are made from the models, as the migration above would make them.
-    settings.MIGRATION_MODULES = {"users": None, "achievements": None}
+    from tests.test_architecture import DEPENDENCY_ORDER
+
+    settings.MIGRATION_MODULES = dict.fromkeys(DEPENDENCY_ORDER)
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command

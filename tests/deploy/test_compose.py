@@ -50,11 +50,30 @@ HEALTHY = {"condition": "service_healthy"}
 
 
 def test_compose_runs_the_database_cache_app_and_proxy():
-    assert set(SERVICES) == {"db", "redis", "web", "nginx"}
+    assert set(SERVICES) == {"db", "redis", "web", "worker", "nginx"}
     assert SERVICES["db"]["image"] == "postgres:16"
     assert SERVICES["nginx"]["image"].startswith("nginx:1.27")
     assert SERVICES["web"]["build"] == "."
     assert set(COMPOSE["volumes"]) == {"pgdata", "static"}
+
+
+def test_the_worker_runs_the_web_image_after_web_has_migrated():
+    worker = SERVICES["worker"]
+
+    assert worker["image"] == SERVICES["web"]["image"]
+    assert worker["command"] == ["python", "manage.py", "worker"]
+    assert worker["depends_on"] == {"web": HEALTHY}
+    assert worker["environment"]["DATABASE_URL"] == SERVICES["web"]["environment"]["DATABASE_URL"]
+    assert worker["env_file"] == ".env"
+    assert "ports" not in worker and "expose" not in worker
+
+
+def test_the_worker_is_checked_and_given_time_to_finish_its_attempts():
+    worker = SERVICES["worker"]
+
+    assert worker["healthcheck"]["test"] == ["CMD", "python", "manage.py", "worker", "--check"]
+    assert int(worker["stop_grace_period"].rstrip("s")) > 10  # WEBHOOK_TIMEOUT
+    assert worker["restart"] == "unless-stopped"
 
 
 def test_each_service_starts_after_what_it_needs_is_healthy():
