@@ -5,6 +5,7 @@ configuration table in README.md). The defaults are safe for development: SQLite
 folder, DEBUG off unless asked for, and a throwaway SECRET_KEY only when DEBUG is on.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Counts failed admin logins (per client address and per username) and locks them out.
+    "axes",
     # The project's apps, in their dependency order: each imports only from those above it.
     "core",
     "users",
@@ -67,6 +70,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin login into its 429 response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out client before the password is checked; logs nobody in itself.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "achievements_site.urls"
@@ -114,6 +125,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Per-process memory by default; set CACHE_URL=redis://... so throttles hold across workers.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Failed authentications (bad API tokens, bad admin passwords) one client may make per window,
+# in DRF's rate syntax; empty turns the limit off.
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="20/min") or None
+
+
+def _rate_window(rate: str) -> tuple[int, int]:
+    """DRF's rate syntax ("20/min") as (requests, seconds), read the way DRF reads it."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+
+# django-axes counts bad admin passwords in the same cache, under the same limit.
+AXES_ENABLED = AUTH_FAILURE_RATE is not None
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+# Per address and, separately, per username: many addresses cannot share out one account's
+# guesses. A locked username unlocks after the cool-off (or `manage.py axes_reset_username`).
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# axes locks at the failure that reaches the limit; DRF's "20/min" lets 20 through.
+AXES_FAILURE_LIMIT = _rate_window(AUTH_FAILURE_RATE)[0] + 1 if AXES_ENABLED else 1
+AXES_COOLOFF_TIME = timedelta(seconds=_rate_window(AUTH_FAILURE_RATE)[1] if AXES_ENABLED else 60)
+# The client address as the API throttles see it (REMOTE_ADDR, or NUM_PROXIES back in XFF).
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "core.throttling.admin_lockout_response"
+# axes warns about a per-process cache (the development default, locmemcache://). Production
+# sets CACHE_URL to Redis (compose does), as the README says; the API throttles share this.
+SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -164,7 +203,8 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "no credentials" into 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token scheme, with failed attempts limited per client (AUTH_FAILURE_RATE).
+        "core.authentication.LimitedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.ModelPermissionsOrReadOnly"],
@@ -174,16 +214,19 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's rates, counted with one atomic increment so bursts cannot overshoot.
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         # An empty rate turns that throttle off.
         "anon": env.str("THROTTLE_ANON_RATE", default="") or None,
         "user": env.str("THROTTLE_USER_RATE", default="") or None,
+        "auth_failure": AUTH_FAILURE_RATE,
     },
-    # Proxies in front of the app (nginx): the client address is the one nginx appended.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # Proxies in front of the app (1 behind compose's nginx): the client address is the one the
+    # last proxy appended. 0 trusts no header, so a client cannot name its own address.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -226,5 +269,7 @@ LOGGING = {
         # Django logs every 4xx as a warning; keep those for debugging only.
         "django.request": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},
+        # django-axes announces itself at INFO in every process; its lockouts are WARNINGs.
+        "axes.apps": {"level": "WARNING"},
     },
 }

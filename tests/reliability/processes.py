@@ -124,17 +124,19 @@ class PostgresCluster:
 def app_environment(database_url: str, **overrides: str) -> dict[str, str]:
     """A production-like environment (DEBUG off) for the app on loopback, nothing inherited
     from the developer's Django variables."""
-    return process_environment(
-        DJANGO_SETTINGS_MODULE="achievements_site.settings",
-        DATABASE_URL=database_url,
-        SECRET_KEY="reliability-e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        DEBUG="0",
-        ALLOWED_HOSTS=LOOPBACK,
-        SECURE_SSL_REDIRECT="0",
-        THROTTLE_ANON_RATE="",
-        THROTTLE_USER_RATE="",
-        **overrides,
-    )
+    defaults = {
+        "DJANGO_SETTINGS_MODULE": "achievements_site.settings",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "reliability-e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": LOOPBACK,
+        "SECURE_SSL_REDIRECT": "0",
+        # Limits off unless a test sets them.
+        "THROTTLE_ANON_RATE": "",
+        "THROTTLE_USER_RATE": "",
+        "AUTH_FAILURE_RATE": "",
+    }
+    return process_environment(**{**defaults, **overrides})
 
 
 def manage(env: dict[str, str], *args: str) -> str:
