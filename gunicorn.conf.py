@@ -53,3 +53,40 @@ access_log_format = (
     # The response header: nginx's id echoed back, or the one the app generated.
     'request_id=%({x-request-id}o)s "%(a)s"'
 )
+
+# LOG_FORMAT=json (as for Django): gunicorn's own lines, access lines included, become one JSON
+# object per line through the same formatter; access lines carry method, path, status,
+# duration_ms and the request id as fields of their own.
+if os.environ.get("LOG_FORMAT", "").strip() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "core.logging.RequestIdFilter"},
+            "access": {"()": "core.logging.AccessLogFilter"},
+        },
+        "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id", "access"],
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "root": {"handlers": ["console"], "level": "INFO"},
+        "loggers": {
+            "gunicorn.error": {
+                "handlers": ["console"],
+                "level": loglevel.upper(),
+                "propagate": False,
+            },
+            "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
