@@ -90,3 +90,23 @@ if os.environ.get("LOG_FORMAT", "").strip() == "json":
             "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
         },
     }
+
+# /metrics for every worker at once: with PROMETHEUS_MULTIPROC_DIR set, prometheus_client keeps
+# each worker's values in files there and the view sums them (otherwise a scrape sees only the
+# worker that answered it). The folder is emptied at start, and a dead worker's gauges dropped.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+
+
+def on_starting(server):
+    if _metrics_dir:
+        os.makedirs(_metrics_dir, exist_ok=True)
+        for name in os.listdir(_metrics_dir):
+            if name.endswith(".db"):
+                os.remove(os.path.join(_metrics_dir, name))
+
+
+def child_exit(server, worker):
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

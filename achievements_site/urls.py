@@ -8,11 +8,12 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from core import health
+from core import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("achievements.urls")),
