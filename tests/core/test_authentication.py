@@ -172,3 +172,13 @@ def test_a_good_admin_password_within_the_limit_logs_in(admin_limit):
     OperatorFactory(username="op", password="right-password")
     log_in("wrong")
     assert log_in("right-password").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_admin_lockout_says_when_to_retry_in_the_operators_language(admin_limit):
+    for _ in range(2):
+        log_in("wrong")
+    client = Client(REMOTE_ADDR="203.0.113.7", headers={"Accept-Language": "ru"})
+    response = client.post(LOGIN, {"username": "op", "password": "wrong"})
+    assert_throttled(response)
+    assert f"Повторите через {response['Retry-After']} с." in response.content.decode()  # noqa: RUF001
