@@ -73,6 +73,10 @@ class AtomicWindowMixin:
     """Replaces SimpleRateThrottle's two-step history with `window_hit`; the rate still comes
     from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope] (absent or empty: no limit)."""
 
+    # Not DRF's "throttle_…": its keys hold a pickled history, which INCR cannot add to, and a
+    # deploy over a live cache would meet them until they expire.
+    cache_format = "ratelimit_%(scope)s_%(ident)s"
+
     def get_rate(self):
         return self.THROTTLE_RATES.get(self.scope)
 
@@ -108,7 +112,6 @@ class AuthFailureThrottle(AtomicWindowMixin, throttling.SimpleRateThrottle):
     """AUTH_FAILURE_RATE: failed authentications per client address."""
 
     scope = "auth_failure"
-    cache_format = "throttle_%(scope)s_%(ident)s"
 
     def get_cache_key(self, request, view=None) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
