@@ -59,3 +59,60 @@ access_log_format = (
     # The response header: nginx's id echoed back, or the one the app generated.
     'request_id=%({x-request-id}o)s "%(a)s"'
 )
+
+# LOG_FORMAT=json (as for Django): gunicorn's own lines, access lines included, become one JSON
+# object per line through the same formatter; access lines carry method, path, status,
+# duration_ms and the request id as fields of their own.
+if os.environ.get("LOG_FORMAT", "").strip() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "request_id": {"()": "core.logging.RequestIdFilter"},
+            "access": {"()": "core.logging.AccessLogFilter"},
+        },
+        "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id"],
+                "stream": "ext://sys.stderr",
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["request_id", "access"],
+                "stream": "ext://sys.stdout",
+            },
+        },
+        "root": {"handlers": ["console"], "level": "INFO"},
+        "loggers": {
+            "gunicorn.error": {
+                "handlers": ["console"],
+                "level": loglevel.upper(),
+                "propagate": False,
+            },
+            "gunicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
+
+# /metrics for every worker at once: with PROMETHEUS_MULTIPROC_DIR set, prometheus_client keeps
+# each worker's values in files there and the view sums them (otherwise a scrape sees only the
+# worker that answered it). The folder is emptied at start, and a dead worker's gauges dropped.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+
+
+def on_starting(server):
+    if _metrics_dir:
+        os.makedirs(_metrics_dir, exist_ok=True)
+        for name in os.listdir(_metrics_dir):
+            if name.endswith(".db"):
+                os.remove(os.path.join(_metrics_dir, name))
+
+
+def child_exit(server, worker):
+    if _metrics_dir:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -5,9 +5,11 @@ configuration table in README.md). The defaults are safe for development: SQLite
 folder, DEBUG off unless asked for, and a throwaway SECRET_KEY only when DEBUG is on.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
@@ -44,6 +46,11 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
+    # Prometheus metrics at /metrics: requests per view, database queries, migrations.
+    "django_prometheus",
+    # Counts failed admin logins (per client address and per username) and locks them out.
+    "axes",
     # The project's apps, in their dependency order: each imports only from those above it.
     "core",
     "users",
@@ -54,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last (below): django-prometheus times everything in between.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Outermost, so it strips the body of the final response, whatever answered.
     "core.middleware.HeadResponseMiddleware",
     "core.middleware.RequestIdMiddleware",
@@ -65,6 +74,8 @@ MIDDLEWARE = [
     # DRF's JSON parser ignores DATA_UPLOAD_MAX_MEMORY_SIZE; this enforces it for every path.
     "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     # WhiteNoise serves static files when no nginx is in front (DEBUG off, `make run`).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,6 +86,15 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin login into its 429 response.
+    "axes.middleware.AxesMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out client before the password is checked; logs nobody in itself.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "achievements_site.urls"
@@ -118,10 +138,51 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
 
+# django-prometheus' wrappers of the same backends count and time every query. They subclass
+# Django's own, so OPTIONS (timeouts) and CONN_HEALTH_CHECKS keep working unchanged.
+DATABASES["default"]["ENGINE"] = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Per-process memory by default; set CACHE_URL=redis://... so throttles hold across workers.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Failed authentications (bad API tokens, bad admin passwords) one client may make per window,
+# in DRF's rate syntax; empty turns the limit off.
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="20/min") or None
+
+
+def _rate_window(rate: str) -> tuple[int, int]:
+    """DRF's rate syntax ("20/min") as (requests, seconds), read the way DRF reads it."""
+    count, period = rate.split("/")
+    return int(count), {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+
+
+# django-axes counts bad admin passwords in the same cache, under the same limit.
+AXES_ENABLED = AUTH_FAILURE_RATE is not None
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_CACHE = "default"
+# Per address and, separately, per username: many addresses cannot share out one account's
+# guesses. A locked username unlocks after the cool-off (or `manage.py axes_reset_username`).
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# axes locks at the failure that reaches the limit; DRF's "20/min" lets 20 through.
+AXES_FAILURE_LIMIT = _rate_window(AUTH_FAILURE_RATE)[0] + 1 if AXES_ENABLED else 1
+AXES_COOLOFF_TIME = timedelta(seconds=_rate_window(AUTH_FAILURE_RATE)[1] if AXES_ENABLED else 60)
+# The client address as the API throttles see it (REMOTE_ADDR, or NUM_PROXIES back in XFF).
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "core.throttling.admin_lockout_response"
+# axes warns about a per-process cache (the development default, locmemcache://). Production
+# sets CACHE_URL to Redis (compose does), as the README says; the API throttles share this.
+SILENCED_SYSTEM_CHECKS = [
+    "axes.W001",
+    # HSTS includeSubDomains and preload are opt-in (SECURE_HSTS_INCLUDE_SUBDOMAINS,
+    # SECURE_HSTS_PRELOAD, see below): the defaults must not commit a domain for its owner.
+    "security.W005",
+    "security.W021",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -164,19 +225,43 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # Behind a proxy: trust X-Forwarded-Proto from nginx, which always overwrites it.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-# The probes answer plain HTTP inside the container network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# The probes and the metrics answer plain HTTP inside the container network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+# Opt-in: both commit every subdomain of the site's domain (and preload lists are hard to
+# leave), which the operator of this one host may not own. check --deploy's W005 asks for
+# includeSubDomains and W021 preload; both are silenced above for that reason.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
 
+# django-csp: only this origin's scripts (no inline script anywhere: Swagger UI's start-up code
+# is served as a file by SpectacularSwaggerSplitView). Swagger UI, ReDoc and the admin's
+# widgets set inline styles, hence 'unsafe-inline' for styles only; ReDoc builds its search
+# worker from a blob: URL; both doc UIs draw icons as data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "no credentials" into 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        # DRF's token scheme, with failed attempts limited per client (AUTH_FAILURE_RATE).
+        "core.authentication.LimitedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.ModelPermissionsOrReadOnly"],
@@ -186,16 +271,19 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        # DRF's rates, counted with one atomic increment so bursts cannot overshoot.
+        "core.throttling.AnonRateThrottle",
+        "core.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         # An empty rate turns that throttle off.
         "anon": env.str("THROTTLE_ANON_RATE", default="") or None,
         "user": env.str("THROTTLE_USER_RATE", default="") or None,
+        "auth_failure": AUTH_FAILURE_RATE,
     },
-    # Proxies in front of the app (nginx): the client address is the one nginx appended.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=None),
+    # Proxies in front of the app (1 behind compose's nginx): the client address is the one the
+    # last proxy appended. 0 trusts no header, so a client cannot name its own address.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -231,6 +319,31 @@ WORKER_BATCH = env.int("WORKER_BATCH", default=64)
 WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=5)
 
+# /metrics answers clients from these addresses or networks (comma-separated), or any client
+# sending `Authorization: Bearer <METRICS_TOKEN>` when a token is set.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Under gunicorn, a folder where every worker's metrics meet (see gunicorn.conf.py). It must
+# exist before prometheus_client writes to it, in manage.py commands too.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
+# Errors go to Sentry only when a DSN is set; without one the SDK is never started (no network).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration()],
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        # Errors only: no performance tracing, and no user data (usernames, addresses).
+        traces_sample_rate=0.0,
+        send_default_pii=False,
+    )
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
@@ -255,5 +368,7 @@ LOGGING = {
         # Django logs every 4xx as a warning; keep those for debugging only.
         "django.request": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},
+        # django-axes announces itself at INFO in every process; its lockouts are WARNINGs.
+        "axes.apps": {"level": "WARNING"},
     },
 }

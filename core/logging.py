@@ -1,6 +1,7 @@
 """Log record helpers: the request id on every line, and JSON output when LOG_FORMAT=json."""
 
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
@@ -28,3 +29,22 @@ class JsonFormatter(_LibraryJsonFormatter):
         kwargs.setdefault("json_ensure_ascii", False)
         kwargs.setdefault("defaults", {"request_id": "-"})
         super().__init__(["levelname", "name", "request_id", "message"], *args, **kwargs)
+
+
+class AccessLogFilter(logging.Filter):
+    """For gunicorn's access lines: the request's method, path, status and duration (ms) as
+    fields of their own, and the request id from the X-Request-ID response header."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args
+        if isinstance(atoms, Mapping):
+            record.method = atoms["m"]
+            record.path = atoms["U"]
+            record.query = atoms["q"]
+            record.status = int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"]
+            record.duration_ms = round(int(atoms["D"]) / 1000, 3)
+            record.client = atoms["h"]
+            request_id = atoms["{x-request-id}o"]
+            if request_id and request_id != "-":
+                record.request_id = request_id
+        return True

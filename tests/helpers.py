@@ -1,8 +1,10 @@
 """Helpers the test packages share (fixtures live in tests/conftest.py)."""
 
+import json
 import os
 import re
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -43,6 +45,28 @@ def process_environment(**variables: str) -> dict[str, str]:
         "ENV_FILE": "",
         **variables,
     }
+
+
+def settings_of(env: dict[str, str], *expressions: str) -> list:
+    """What `settings.<expression>` evaluates to in a fresh process with `env` (the real
+    settings module, not the test settings), for checking defaults."""
+    code = (
+        "import json, sys, django\n"
+        "from django.conf import settings\n"
+        "django.setup()\n"
+        "print(json.dumps([eval('settings.' + e) for e in sys.argv[1:]]))\n"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "achievements_site.settings", **env}
+    result = subprocess.run(
+        [sys.executable, "-c", code, *expressions],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def free_port() -> int:

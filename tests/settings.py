@@ -9,8 +9,14 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 from achievements_site.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# Throttling is exercised by its own tests, with rates they set.
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None}}  # noqa: F405
+# Throttling and the failed-authentication limit are exercised by their own tests, with rates
+# they set.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "auth_failure": None},
+}
+AUTH_FAILURE_RATE = None
+AXES_ENABLED = False
 STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

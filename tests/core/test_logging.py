@@ -21,7 +21,7 @@ from achievements.accounts import integration_account_ensure
 from core.logging import JsonFormatter, RequestIdFilter
 from tests.factories import AchievementFactory, UserFactory
 from tests.helpers import token_client
-from tests.reliability.processes import REPO_ROOT, app_environment
+from tests.reliability.processes import REPO_ROOT, Gunicorn, app_environment, fetch, manage
 
 GENERATED_ID = r"[0-9a-f]{32}"
 
@@ -185,3 +185,36 @@ def test_with_log_format_json_the_configured_console_writes_json_lines(tmp_path)
     assert [line["message"] for line in lines] == ["award granted", "boom"]
     assert lines[0]["event"] == "award_granted" and lines[0]["request_id"] == "-"
     assert "ZeroDivisionError" in lines[1]["exception"]
+
+
+@pytest.mark.e2e
+def test_with_log_format_json_every_line_gunicorn_writes_is_json(tmp_path):
+    """gunicorn's own lines and its access lines too, not only Django's: start, requests (one
+    with nginx's request id, one an error page, one a bad token), stop."""
+    env = app_environment(
+        f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        LOG_FORMAT="json",
+        STATIC_ROOT=str(tmp_path),  # exists: WhiteNoise has nothing to warn about
+    )
+    manage(env, "migrate", "--noinput", "-v0")
+    server = Gunicorn.start(env, tmp_path / "gunicorn.log", WEB_CONCURRENCY="2")
+    try:
+        fetch(server.port, "/api/v1/users/", headers={"X-Request-ID": "abc-123"})
+        fetch(server.port, "/api/v1/users/nobody/")
+        fetch(server.port, "/api/v1/users/", headers={"Authorization": "Token bad"})
+    finally:
+        server.stop()
+    raw = server.log().splitlines()
+    lines = [json.loads(line) for line in raw if line.strip()]
+    assert len(lines) == len(raw)
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    requests = {(line["method"], line["path"], line["status"]) for line in access}
+    assert {
+        ("GET", "/api/v1/users/", 200),
+        ("GET", "/api/v1/users/nobody/", 404),
+        ("GET", "/api/v1/users/", 401),
+    } <= requests
+    assert all(isinstance(line["duration_ms"], float) for line in access)
+    assert any(line["request_id"] == "abc-123" for line in access)
+    assert all(re.fullmatch(r"[0-9a-f]{32}|abc-123", line["request_id"]) for line in access)
+    assert any(line["logger"] == "gunicorn.error" for line in lines)  # "Booting worker" etc.

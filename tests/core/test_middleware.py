@@ -270,9 +270,7 @@ def test_pages_keep_their_html_error_pages(db, settings):
 # --- the API root -----------------------------------------------------------------------------
 
 
-def test_the_api_root_lists_the_top_level_resources_with_urls_that_answer(
-    anonymous, api, scene
-):
+def test_the_api_root_lists_the_top_level_resources_with_urls_that_answer(anonymous, api, scene):
     response = anonymous.get("/api/v1/")
 
     assert response.status_code == 200

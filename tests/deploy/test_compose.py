@@ -3,6 +3,7 @@
 No Docker engine runs here, so these read the files; test_nginx_e2e.py runs the pieces for real.
 """
 
+import ipaddress
 import re
 import runpy
 import shutil
@@ -208,6 +209,22 @@ def test_bodies_timeouts_and_compression_are_bounded():
         assert re.search(rf"{directive} \d+s;", rendered)
     assert "gzip on;" in rendered
     assert {"application/json", "text/css", "application/javascript"} <= set(gzip_types)
+
+
+def test_metrics_pass_nginx_only_from_internal_networks_that_django_allows_too():
+    rendered = rendered_for_compose()
+    block = re.search(r"location = /metrics \{([^}]*)\}", rendered)[1]
+    allowed = re.findall(r"allow (\S+);", block)
+    django_allowed = SERVICES["web"]["environment"]["METRICS_ALLOWED_IPS"].split(",")
+
+    assert block.strip().count("deny all;") == 1
+    assert block.index("deny all;") > block.rindex("allow ")
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in block
+    assert set(allowed) == set(django_allowed)
+    assert all(
+        ipaddress.ip_network(network).is_private or ipaddress.ip_network(network).is_loopback
+        for network in allowed
+    )
 
 
 def test_static_files_are_served_from_the_shared_volume():

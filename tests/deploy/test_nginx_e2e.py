@@ -62,7 +62,7 @@ def nginx_binary():
 def database_url(django_db_setup):
     """The URL of the test database pytest-django created (it must be PostgreSQL)."""
     database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if not database["ENGINE"].endswith(".postgresql"):
         skip_or_fail("needs PostgreSQL: run with DATABASE_URL=postgres://...")
     return postgres_url(database)
 

@@ -6,7 +6,7 @@ import secrets
 import subprocess
 import sys
 
-from tests.helpers import REPO_ROOT, process_environment
+from tests.helpers import REPO_ROOT, process_environment, settings_of
 
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "achievements_site.settings",
@@ -73,3 +73,22 @@ def test_env_example_differs_from_production_only_by_its_try_out_block():
     # HSTS, SSL redirect, session and CSRF cookies: the four things plain HTTP cannot have.
     assert warnings(as_shipped) == {"W004", "W008", "W012", "W016"}
     assert without_try_out.returncode == 0, without_try_out.stderr
+
+
+def test_hsts_covers_subdomains_and_asks_for_preload_only_when_the_operator_opts_in():
+    key = secrets.token_urlsafe(50)
+    names = ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+    default = settings_of(process_environment(**PRODUCTION, SECRET_KEY=key), *names)
+    opted_in = settings_of(
+        process_environment(
+            **PRODUCTION,
+            SECRET_KEY=key,
+            SECURE_HSTS_INCLUDE_SUBDOMAINS="1",
+            SECURE_HSTS_PRELOAD="1",
+        ),
+        *names,
+    )
+
+    assert default == [31536000, False, False]
+    assert opted_in == [31536000, True, True]
+    assert check_deploy(SECRET_KEY=key, SECURE_HSTS_PRELOAD="1").returncode == 0

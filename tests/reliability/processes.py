@@ -131,8 +131,10 @@ def app_environment(database_url: str, **overrides: str) -> dict[str, str]:
         "DEBUG": "0",
         "ALLOWED_HOSTS": LOOPBACK,
         "SECURE_SSL_REDIRECT": "0",
+        # Limits off unless a test sets them.
         "THROTTLE_ANON_RATE": "",
         "THROTTLE_USER_RATE": "",
+        "AUTH_FAILURE_RATE": "",
     }
     return process_environment(**{**defaults, **overrides})
 
