@@ -19,6 +19,14 @@ def achievement_get(code: str) -> Achievement:
     return Achievement.objects.get(code=code)
 
 
+def achievement_goal_frozen(achievement: Achievement) -> bool:
+    """True once anyone has progress toward the achievement or holds it."""
+    return (
+        Progress.objects.filter(achievement=achievement, steps__gt=0).exists()
+        or Award.objects.filter(achievement=achievement).exists()
+    )
+
+
 def award_list_for_user(user: User) -> QuerySet[Award]:
     """A user's awards, newest first, each with its achievement."""
     return (

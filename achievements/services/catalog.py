@@ -11,7 +11,8 @@ from django.db.models import F
 from django.utils.text import slugify
 from modeltranslation.utils import build_localized_fieldname
 
-from achievements.models import CODE_MAX_LENGTH, MIN_GOAL, Achievement, Award, Progress
+from achievements.models import CODE_MAX_LENGTH, MIN_GOAL, Achievement, Award
+from achievements.selectors import achievement_goal_frozen
 from core.errors import DomainConflict
 from core.languages import language_codes
 from users.models import User
@@ -129,10 +130,7 @@ def achievement_update(
     if goal is not None and goal != locked.goal:
         _require_integer("goal", goal)
         # The exclusive lock above keeps progress and grants of it out until this commits.
-        if (
-            Progress.objects.filter(achievement=locked, steps__gt=0).exists()
-            or Award.objects.filter(achievement=locked).exists()
-        ):
+        if achievement_goal_frozen(locked):
             raise GoalFrozen(
                 f"The goal of {locked.code!r} cannot change: users already have progress "
                 "toward it or hold it."
