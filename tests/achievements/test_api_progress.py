@@ -1,8 +1,10 @@
 """`/api/v1/users/{username}/progress/`: incremental achievements over the API."""
 
+from unittest import mock
+
 import pytest
 
-from achievements.models import Award, Progress
+from achievements.models import Achievement, Award, Progress
 from achievements.services.awards import award_grant, award_revoke
 from achievements.services.progress import progress_increment, progress_set
 from tests.factories import AchievementFactory, UserFactory
@@ -223,3 +225,14 @@ def test_goal_and_hidden_are_set_by_post_and_patch(api):
     changed = api.patch(f"/api/v1/achievements/{created['code']}/", {"hidden": True}).json()
 
     assert (changed["goal"], changed["hidden"]) == (42, True)
+
+
+def test_progress_on_an_achievement_with_a_rule_is_a_400(api, reader, cards):
+    rule = {"event": "card.read", "measure": "count"}
+    with mock.patch.object(Achievement, "rule", new_callable=mock.PropertyMock) as patched:
+        patched.return_value = rule
+        response = api.post(url("reader1"), {"achievement": "cards", "increment": 1})
+
+    assert response.status_code == 400
+    assert "events" in response.json()["achievement"][0]
+    assert Progress.objects.count() == 0
