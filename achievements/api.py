@@ -1,4 +1,5 @@
-"""`/api/v1/achievements/` (the catalog) and `/api/v1/users/{username}/achievements/` (awards)."""
+"""`/api/v1/achievements/` (the catalog), `/api/v1/users/{username}/achievements/` (awards) and
+`/api/v1/users/{username}/progress/` (progress toward incremental achievements)."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
