@@ -12,10 +12,15 @@ _LOCK_SHARED = {
 }
 
 
-def row_lock_shared(model: type[Model], pk: int, *fields: str) -> tuple | None:
+def row_lock_shared(model: type[Model], pk: int) -> bool:
     """Hold the row `pk` of `model` against changes until this transaction ends (others may
-    hold it too); returns the values of `fields` as read under the lock (an empty tuple when
-    none are asked for), or None when the row does not exist."""
+    hold it too); False when the row does not exist."""
+    return row_lock_shared_values(model, pk) is not None
+
+
+def row_lock_shared_values(model: type[Model], pk: int, *fields: str) -> tuple | None:
+    """`row_lock_shared`, returning the values of `fields` as read under the lock, or None
+    when the row does not exist."""
     columns = ", ".join(model._meta.get_field(name).column for name in fields) or "1"
     sql = _LOCK_SHARED[connection.vendor].format(table=model._meta.db_table, columns=columns)
     with connection.cursor() as cursor:

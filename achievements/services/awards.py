@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from achievements.models import Achievement, Award, Progress
 from achievements.queries import figures_refresh
-from core.db import row_lock_shared
+from core.db import row_lock_shared_values
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def achievement_lock_shared(achievement: Achievement) -> None:
     """Hold the achievement row so its points and goal cannot change until this transaction
     ends, and refresh `achievement.goal` as read under the lock; raise
     Achievement.DoesNotExist if it has been deleted meanwhile."""
-    row = row_lock_shared(Achievement, achievement.pk, "goal")
+    row = row_lock_shared_values(Achievement, achievement.pk, "goal")
     if row is None:
         raise Achievement.DoesNotExist(f"Achievement {achievement.code!r} no longer exists.")
     (achievement.goal,) = row
