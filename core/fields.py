@@ -54,3 +54,12 @@ class StrictSlugRelatedField(serializers.SlugRelatedField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean given as JSON true or false: "true", 1 and "yes" are refused, not coerced."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data

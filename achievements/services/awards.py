@@ -7,12 +7,17 @@ The lock order, followed by every write in the project so that concurrent writes
 deadlock:
   1. the achievement row: shared by grants and revocations (its points must not change under
      them), exclusive by a points change or a deletion;
-  2. then user rows, in ascending id.
-  3. last, the feed lock (an advisory lock, PostgreSQL only), right before the activity entry
-     is written and held to commit. Nothing is locked after it: a transaction that writes
-     awards for several users locks all of them first (award_grant_many).
+  2. then user rows, in ascending id;
+  3. then a user's progress row toward that achievement (achievements.services.progress),
+     exclusive, taken only while holding that user's row;
+  4. last, the feed lock (an advisory lock, PostgreSQL only), right before the activity entry
+     is written and held to commit. No row lock is waited for after it: a transaction that
+     writes awards for several users locks all of them first (award_grant_many), and a progress
+     row is only ever locked by a holder of its user's row.
 A grant or revocation therefore serializes with other writes to the same user, and a points
-change waits for grants of that achievement in flight (and they for it).
+or goal change waits for grants and progress of that achievement in flight (and they for it).
+Every award has a progress row at the goal: a grant sets it there, a revocation removes it
+(steps back to 0).
 
 Every grant and revocation writes one activity entry in its own transaction. Feed ids come from
 a sequence at insert time, so without the feed lock a reader could see id 6 commit while id 5 is
@@ -30,9 +35,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award
+from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award, Progress
 from achievements.queries import figures_refresh
-from core.db import advisory_lock_xact, row_lock_shared
+from core.db import advisory_lock_xact, row_lock_shared_values
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -46,10 +51,13 @@ FEED_LOCK_KEY = 7_202_415_001
 
 
 def achievement_lock_shared(achievement: Achievement) -> None:
-    """Hold the achievement row so its points cannot change until this transaction ends;
-    raise Achievement.DoesNotExist if it has been deleted meanwhile."""
-    if not row_lock_shared(Achievement, achievement.pk):
+    """Hold the achievement row so its points and goal cannot change until this transaction
+    ends, and refresh `achievement.goal` as read under the lock; raise
+    Achievement.DoesNotExist if it has been deleted meanwhile."""
+    row = row_lock_shared_values(Achievement, achievement.pk, "goal")
+    if row is None:
         raise Achievement.DoesNotExist(f"Achievement {achievement.code!r} no longer exists.")
+    (achievement.goal,) = row
 
 
 def award_time_validate(awarded_at: datetime) -> None:
@@ -107,8 +115,22 @@ def _activity_record(
     )
 
 
-def _lock_user(user: User) -> User:
+def user_lock(user: User) -> User:
+    """Hold the user's row until this transaction ends (step 2 of the lock order); raises
+    User.DoesNotExist if the user has been deleted meanwhile."""
     return User.objects.select_for_update().get(pk=user.pk)
+
+
+def _progress_complete(*, user: User, achievement: Achievement) -> None:
+    """Put the holder's progress at the goal (the caller holds the user's row)."""
+    now = timezone.now()
+    done = Progress.objects.filter(user=user, achievement=achievement).update(
+        steps=achievement.goal, updated_at=now
+    )
+    if not done:
+        Progress.objects.create(
+            user=user, achievement=achievement, steps=achievement.goal, updated_at=now
+        )
 
 
 @transaction.atomic
@@ -125,13 +147,14 @@ def award_grant(
     award_time_validate(awarded_at)
     achievement_lock_shared(achievement)
     # Holding the user's row makes check-then-insert safe: identical requests queue here.
-    _lock_user(user)
+    user_lock(user)
     existing = Award.objects.filter(user=user, achievement=achievement).first()
     if existing is not None:
         return existing, False
     award = Award.objects.create(
         user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by
     )
+    _progress_complete(user=user, achievement=achievement)
     figures_refresh(user.pk)
     _activity_record(Activity.GRANTED, user=user, achievement=achievement, at=awarded_at, by=by)
     _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
@@ -173,10 +196,12 @@ def award_revoke(
             {"reason": [f"Give at most {ACTIVITY_REASON_MAX_LENGTH} characters."]}
         )
     achievement_lock_shared(achievement)
-    _lock_user(user)
+    user_lock(user)
     deleted, _ = Award.objects.filter(user=user, achievement=achievement).delete()
     if not deleted:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
+    # Steps back to 0: the user starts over toward it.
+    Progress.objects.filter(user=user, achievement=achievement).delete()
     figures_refresh(user.pk)
     _activity_record(
         Activity.REVOKED,
