@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from achievements.models import Achievement
@@ -131,12 +132,18 @@ def home(request: HttpRequest) -> HttpResponse:
 def leaderboard(request: HttpRequest) -> HttpResponse:
     """Every user ranked by points or by achievement count, a page at a time."""
     by = request.GET.get("by")
+    notice = None
     if by not in stats.LEADERBOARD_FIGURES:
+        if by is not None:
+            notice = _("There is no ranking by “%(asked)s”; ranked by points instead.") % {
+                "asked": by
+            }
         by = "points"
     page = _paginate(request, stats.leaderboard(by))
     offset = (page.number - 1) * page.paginator.per_page
     context = {
         "nav": "leaderboard",
+        "notice": notice,
         "by": by,
         "page": page,
         "rows": stats.leaderboard_ranked(list(page.object_list), by, offset),
@@ -149,12 +156,24 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
 @page_view
 def streaks(request: HttpRequest) -> HttpResponse:
     """Users with awards on each of `?days=` consecutive days (default 7), longest first."""
-    raw = request.GET.get("days", "")
-    days = int(raw) if raw.isdigit() and len(raw) <= 5 else STREAK_DAYS
-    if not stats.MIN_STREAK_DAYS <= days <= stats.MAX_STREAK_DAYS:
+    raw = request.GET.get("days")
+    days = int(raw) if raw and raw.isdigit() and len(raw) <= 5 else None
+    notice = None
+    if days is None or not stats.MIN_STREAK_DAYS <= days <= stats.MAX_STREAK_DAYS:
+        if raw is not None:
+            notice = _(
+                "“%(asked)s” is not a number of days from %(min)s to %(max)s; "
+                "showing %(shown)s days in a row instead."
+            ) % {
+                "asked": raw,
+                "min": stats.MIN_STREAK_DAYS,
+                "max": stats.MAX_STREAK_DAYS,
+                "shown": STREAK_DAYS,
+            }
         days = STREAK_DAYS
     context = {
         "nav": "streaks",
+        "notice": notice,
         "days": days,
         "min_days": stats.MIN_STREAK_DAYS,
         "max_days": stats.MAX_STREAK_DAYS,
@@ -212,12 +231,18 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
 def achievement_list(request: HttpRequest) -> HttpResponse:
     """The catalog with points, descriptions and rarity, rarest or most valuable first."""
     order = request.GET.get("order")
+    notice = None
     if order not in CATALOG_ORDERS:
+        if order is not None:
+            notice = _("There is no order “%(asked)s”; showing the rarest first instead.") % {
+                "asked": order
+            }
         order = CATALOG_ORDERS[0]
     page = _paginate(request, stats.achievement_catalog(order))
     users = User.objects.count()
     context = {
         "nav": "achievements",
+        "notice": notice,
         "order": order,
         "page": page,
         "rows": [_achievement_row(achievement, users) for achievement in page.object_list],
