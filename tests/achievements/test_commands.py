@@ -4,7 +4,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import translation
+from django.db.models import Min
+from django.utils import timezone, translation
 
 from achievements.models import Achievement, Award
 from achievements.seeding import BENCH_USERNAME_PREFIX, load_catalog
@@ -61,6 +62,22 @@ def test_the_demo_gives_every_stat_a_meaningful_answer():
     assert stats.min_points_gap()["difference"] is not None
     assert stats.streaks_at_least(7).count() >= 3
     assert len(stats.leaderboard("points")) == User.objects.count()
+
+
+def test_every_demo_user_joined_before_their_first_award():
+    seed()
+
+    now = timezone.now()
+    first_awards = dict(
+        Award.objects.values("user__username")
+        .annotate(first=Min("awarded_at"))
+        .values_list("user__username", "first")
+    )
+    for user in User.objects.all():
+        assert user.created_at < now
+        if user.username in first_awards:
+            assert user.created_at < first_awards[user.username], user.username
+    assert len({user.created_at for user in User.objects.all()}) > 1
 
 
 def test_the_demo_users_and_codes_are_those_of_the_catalog_file():
