@@ -6,13 +6,14 @@ number of users or awards. A page has one language for its interface and its ach
 The one exception is a user's own achievements, always shown in that user's language.
 """
 
+from datetime import date, timedelta
 from functools import wraps
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
@@ -102,6 +103,19 @@ def _achievement_row(achievement: Achievement, users: int) -> dict:
     }
 
 
+def _gap_card(gap: dict) -> dict:
+    """A gap's pair in leaderboard order (more points first, then by username), so that both
+    cards read the same way: the higher user, then the lower one."""
+    users = sorted(gap["users"], key=lambda member: (-member["points"], member["username"]))
+    return {**gap, "users": users}
+
+
+def _ongoing_from() -> date:
+    """The earliest last day of a streak that is still running: one that ended yesterday can
+    still go on today (days are the service's calendar days, as the streaks are counted)."""
+    return timezone.localdate() - timedelta(days=1)
+
+
 def _leaders(by: str) -> dict:
     leaders = stats.leaders_top(by, HOME_LEADERS)
     return {**leaders, "more": leaders["count"] - len(leaders["users"])}
@@ -117,9 +131,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "nav": "home",
         "most_achievements": _leaders("achievements"),
         "most_points": _leaders("points"),
-        "max_gap": stats.max_points_gap(),
-        "min_gap": stats.min_points_gap(),
+        "max_gap": _gap_card(stats.max_points_gap()),
+        "min_gap": _gap_card(stats.min_points_gap()),
         "streak_days": STREAK_DAYS,
+        "ongoing_from": _ongoing_from(),
         "streakers": streakers[:HOME_ROWS],
         "streakers_count": streaks.count() if len(streakers) > HOME_ROWS else len(streakers),
         "leaders": stats.leaderboard_ranked(top, "points", 0),
@@ -175,6 +190,7 @@ def streaks(request: HttpRequest) -> HttpResponse:
         "nav": "streaks",
         "notice": notice,
         "days": days,
+        "ongoing_from": _ongoing_from(),
         "min_days": stats.MIN_STREAK_DAYS,
         "max_days": stats.MAX_STREAK_DAYS,
         "page": _paginate(request, stats.streaks_at_least(days)),
@@ -220,6 +236,7 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
     context = {
         "profile": user,
         "rank": stats.user_rank(user, "points"),
+        "ongoing_from": _ongoing_from(),
         "users_count": User.objects.count(),
         "page": page,
         "awards": awards,

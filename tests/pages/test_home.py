@@ -34,7 +34,24 @@ def test_home_shows_the_largest_and_smallest_gap_with_both_users(scene):
     # boris and vera.k both have 30 points: neighbours with no gap at all.
     assert '<span class="big">0</span> points' in smallest
     assert smallest.index("boris") < smallest.index("vera.k")
+    assert smallest.count('<span class="pair__role">tied</span>') == 2
     assert response.context["min_gap"]["difference"] == 0
+
+
+def test_both_gap_cards_list_the_higher_user_first_and_say_so(scene, grant):
+    # boris moves to 31 points: the smallest gap is now vera.k (30) and boris (31).
+    grant(scene.boris, achievement("one-more", 1, "One more"))
+    body = text(Client().get("/"))
+
+    for title in ("Largest gap", "Smallest gap"):
+        card = body[body.index(title) :]
+        card = card[: card.index("</article>")]
+        roles = re.findall(r'<span class="pair__role">(\w+)</span> <a [^>]+>([^<]+)</a>', card)
+        assert [role for role, _ in roles] == ["higher", "lower"], title
+    largest = body[body.index("Largest gap") :]
+    assert largest.index("anna") < largest.index("idle")
+    smallest = body[body.index("Smallest gap") :]
+    assert smallest.index("boris") < smallest.index("vera.k")
 
 
 def test_home_lists_the_users_on_a_seven_day_streak(scene, grant):

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from tests.helpers import text
+from tests.pages.scene import achievement
 from users.services import user_create
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +103,22 @@ def test_an_unknown_catalog_order_says_what_is_shown(scene):
     body = text(Client().get("/achievements/?order=newest"))
 
     assert "There is no order “newest”; showing the rarest first instead." in body
+
+
+@pytest.mark.parametrize(("last_day_ago", "ongoing"), [(0, True), (1, True), (2, False)])
+def test_a_streak_is_marked_ongoing_when_it_includes_today_or_yesterday(
+    scene, grant, last_day_ago, ongoing
+):
+    for day in range(3):
+        grant(scene.idle, achievement(f"day-{day}", 1, f"Day {day}"), days_ago=last_day_ago + day)
+
+    streaks = text(Client().get("/streaks/?days=3"))
+    profile = text(Client().get("/users/idle/"))
+
+    row = streaks[streaks.index("/users/idle/") :]
+    row = row[: row.index("</tr>")]
+    assert ("ongoing</span>" in row) is ongoing
+    assert ("ongoing</span>" in profile) is ongoing
+    # anna's streak ended in 2024.
+    anna = streaks[streaks.index("/users/anna/") :]
+    assert "ongoing</span>" not in anna[: anna.index("</tr>")]
