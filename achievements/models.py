@@ -9,6 +9,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from users.models import User
 
@@ -29,23 +30,28 @@ class Achievement(models.Model):
     """One entry of the catalog. `name` and `description` are translated (see translation.py)."""
 
     code = models.CharField(
+        _("code"),
         max_length=CODE_MAX_LENGTH,
         unique=True,
         validators=[validate_code],
         error_messages={"unique": "An achievement with this code already exists."},
-        help_text="Stable identifier used by integrations: a-z, 0-9, - and _.",
+        help_text=_("Stable identifier used by integrations: a-z, 0-9, - and _."),
     )
     points = models.PositiveIntegerField(
-        validators=[MinValueValidator(MIN_POINTS), MaxValueValidator(MAX_POINTS)]
+        _("points"), validators=[MinValueValidator(MIN_POINTS), MaxValueValidator(MAX_POINTS)]
     )
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     # TextField's max_length only sizes form widgets; the validator enforces it everywhere.
     description = models.TextField(
-        max_length=DESCRIPTION_MAX_LENGTH, validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)]
+        _("description"),
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)],
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("achievement")
+        verbose_name_plural = _("achievements")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -63,22 +69,35 @@ class Award(models.Model):
     """A user holding an achievement: at most once, since a moment that is never in the future."""
 
     # Both foreign keys are covered by the composite indexes below, so they need none of their own.
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="awards", db_index=False)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="awards",
+        db_index=False,
+        verbose_name=_("player"),
+    )
     # PROTECT: an awarded achievement cannot disappear from under its holders' figures.
     achievement = models.ForeignKey(
-        Achievement, on_delete=models.PROTECT, related_name="awards", db_index=False
+        Achievement,
+        on_delete=models.PROTECT,
+        related_name="awards",
+        db_index=False,
+        verbose_name=_("achievement"),
     )
-    awarded_at = models.DateTimeField(default=timezone.now)
+    awarded_at = models.DateTimeField(_("awarded at"), default=timezone.now)
     awarded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="awards_given",
-        help_text="The operator or integration account that granted it, when known.",
+        verbose_name=_("awarded by"),
+        help_text=_("The operator or integration account that granted it, when known."),
     )
 
     class Meta:
+        verbose_name = _("award")
+        verbose_name_plural = _("awards")
         ordering = ["-awarded_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -2,9 +2,15 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core import health
+
+# The product's name on every admin page, in place of "Django administration".
+admin.site.site_header = _("Achievements")
+admin.site.site_title = _("Achievements")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
