@@ -1,6 +1,8 @@
 """Log record helpers: the request id on every line, and JSON output when LOG_FORMAT=json."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
@@ -28,3 +30,26 @@ class JsonFormatter(_LibraryJsonFormatter):
         kwargs.setdefault("json_ensure_ascii", False)
         kwargs.setdefault("defaults", {"request_id": "-"})
         super().__init__(["levelname", "name", "request_id", "message"], *args, **kwargs)
+
+
+class _InfoAsDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+@contextmanager
+def details_at_debug(*logger_names: str) -> Iterator[None]:
+    """Within the block, the INFO records of these loggers are DEBUG records: a bulk job (seeding)
+    logs its summary at INFO, not one line per row it writes."""
+    demote = _InfoAsDebug()
+    loggers = [logging.getLogger(name) for name in logger_names]
+    for logger in loggers:
+        logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(demote)
