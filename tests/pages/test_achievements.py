@@ -23,7 +23,7 @@ def test_the_catalog_lists_every_achievement_with_points_description_and_rarity(
     assert (rows["rare-bird"]["holders"], rows["rare-bird"]["percent"]) == (0, 0)
     body = text(response)
     assert "Night Owl: the English description." in body
-    assert re.search(r'<td class="num">500</td>', body)
+    assert re.search(r'<td class="num">500</td>', body)  # Points: secondary when rarest first
     assert "50% <small>of players</small>" in body
     assert 'href="/achievements/night-owl/"' in body
 
@@ -32,10 +32,10 @@ def test_the_share_of_players_is_labelled_held_by_and_says_what_it_is(scene):
     body = text(Client().get("/achievements/"))
     russian = text(Client().get("/achievements/?lang=ru"))
 
-    assert '<th scope="col" class="num">Held by</th>' in body
+    assert '<th scope="col" class="num col-key">Held by</th>' in body
     assert "Rarity" not in body
     assert "the rarest have the smallest share" in body
-    assert '<th scope="col" class="num">Есть у</th>' in russian  # noqa: RUF001
+    assert '<th scope="col" class="num col-key">Есть у</th>' in russian  # noqa: RUF001
     assert "50% <small>игроков</small>" in russian
 
 

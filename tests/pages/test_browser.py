@@ -190,3 +190,64 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(visit, path):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     name = path.strip("/").replace("/", "-") or "home"
     screenshot(page, f"phone-{name}-ru.png")
+
+
+# Every page with a table, and the user page; each table's ranking figure is marked .col-key.
+TABLE_PAGES = [
+    "/",
+    "/leaderboard/",
+    "/leaderboard/?by=achievements",
+    "/streaks/",
+    "/achievements/",
+    "/achievements/?order=points",
+    "/search/?q=a",
+]
+
+MEASURE = """() => {
+  const width = document.documentElement.clientWidth;
+  const keys = [...document.querySelectorAll("table .col-key")];
+  const extras = [...document.querySelectorAll("table .col-extra")];
+  return {
+    width,
+    pageScroll: document.documentElement.scrollWidth,
+    tablesScroll: [...document.querySelectorAll(".table-wrap")].map(
+      (w) => w.scrollWidth - w.clientWidth),
+    keys: keys.length,
+    keysOutside: keys.filter((c) => {
+      const box = c.getBoundingClientRect();
+      return box.width === 0 || box.left < 0 || box.right > width;
+    }).length,
+    extrasShown: extras.filter((c) => c.getBoundingClientRect().width > 0).length,
+    extras: extras.length,
+  };
+}"""
+
+
+@pytest.mark.parametrize(("viewport", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_every_table_keeps_its_ranking_figure_on_screen_without_sideways_scrolling(
+    visit, site, viewport, name
+):
+    code = Achievement.objects.order_by("code").first().code
+    for path in [*TABLE_PAGES, f"/achievements/{code}/"]:
+        page = visit(path, viewport=viewport, java_script_enabled=True, locale="ru-RU")
+        seen = page.evaluate(MEASURE)
+
+        assert seen["pageScroll"] <= viewport["width"], path
+        assert all(extra <= 0 for extra in seen["tablesScroll"]), (path, seen)
+        assert seen["keys"] > 0, f"{path}: no ranking figure marked"
+        assert seen["keysOutside"] == 0, (path, seen)
+        if name == "phone":
+            assert seen["extrasShown"] == 0, (path, seen)
+        else:
+            assert seen["extrasShown"] == seen["extras"], (path, seen)
+        page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP])
+def test_the_user_page_shows_the_points_within_the_screen(visit, viewport):
+    page = visit("/users/masha_k/", viewport=viewport, java_script_enabled=True)
+
+    points = page.locator(".figures dd").first
+    box = points.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
