@@ -1,5 +1,7 @@
 """Queries for the catalog and awards, with what the API and pages need already joined."""
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from achievements.models import Achievement, Award
@@ -40,3 +42,18 @@ def award_list_for_achievement(achievement: Achievement) -> QuerySet[Award]:
         .select_related("user")
         .order_by("-awarded_at", "-id")
     )
+
+
+def award_points_timeline(user: User) -> list[tuple[datetime, int]]:
+    """The user's points after each of their awards, oldest first, at today's points of each
+    achievement (so the last figure is the user's total): one query."""
+    total, timeline = 0, []
+    rows = (
+        Award.objects.filter(user=user)
+        .order_by("awarded_at", "pk")
+        .values_list("awarded_at", "achievement__points")
+    )
+    for awarded_at, points in rows:
+        total += points
+        timeline.append((awarded_at, total))
+    return timeline

@@ -23,8 +23,10 @@ from achievements.selectors import (
     award_list_for_achievement,
     award_list_for_user,
     award_list_recent,
+    award_points_timeline,
 )
 from core.languages import request_language
+from pages import charts
 from stats import selectors as stats
 from users.models import USERNAME_MAX_LENGTH, User
 from users.selectors import user_get, user_search
@@ -36,6 +38,8 @@ HOME_ROWS = 10
 HOME_LEADERS = 5
 STREAK_DAYS = stats.DEFAULT_STREAK_DAYS
 CATALOG_ORDERS = ("rarest", "points")
+# The home page's chart of awards per day covers this many days, today included.
+CHART_DAYS = 30
 
 
 def page_view(view):
@@ -139,6 +143,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "streakers_count": streaks.count() if len(streakers) > HOME_ROWS else len(streakers),
         "leaders": stats.leaderboard_ranked(top, "points", 0),
         "recent_awards": list(award_list_recent()[:HOME_ROWS]),
+        "awards_chart": charts.bars(stats.awards_per_day(CHART_DAYS)),
     }
     return _render(request, "pages/home.html", context)
 
@@ -236,6 +241,7 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
     context = {
         "profile": user,
         "rank": stats.user_rank(user, "points"),
+        "points_chart": charts.steps(award_points_timeline(user), timezone.now()),
         "ongoing_from": _ongoing_from(),
         "users_count": User.objects.count(),
         "page": page,

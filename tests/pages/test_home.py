@@ -1,11 +1,14 @@
 """The home page: the five stats, the top of the leaderboard, the latest awards, the search box."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from achievements.models import Award
 from tests.helpers import text
 from tests.pages.scene import achievement
 
@@ -111,3 +114,41 @@ def test_home_with_no_data_says_so_instead_of_failing(db):
 def test_pages_answer_only_get_and_head(db):
     assert Client().head("/").status_code == 200
     assert Client().post("/").status_code == 405
+
+
+def test_home_charts_awards_per_day_over_the_last_30_days(scene, grant):
+    owl, pie = scene.owl, scene.pie
+    grant(scene.idle, owl, days_ago=0)
+    grant(scene.idle, pie, days_ago=2)
+    grant(scene.vera, pie, days_ago=2)
+    grant(scene.vera, owl, days_ago=40)  # outside the window
+
+    response = Client().get("/")
+    chart = response.context["awards_chart"]
+    body = text(response)
+
+    # Oracle: the awards of each of the last 30 local days, counted from the rows.
+    today = timezone.localdate()
+    expected = [
+        sum(
+            1
+            for award in Award.objects.all()
+            if timezone.localdate(award.awarded_at) == today - timedelta(days=29 - n)
+        )
+        for n in range(30)
+    ]
+    assert [bar["value"] for bar in chart["bars"]] == expected
+    assert expected[-1] == 1 and expected[-3] == 2
+    assert chart["total"] == 3
+    svg = body[body.index('<svg class="chart__svg"') : body.index("</svg>")]
+    assert 'role="img"' in svg
+    assert svg.count('<rect class="chart__bar"') == 30
+    assert "3 awards in all</title>" in svg
+    assert "<script" not in body and "http" not in svg
+
+
+def test_the_home_chart_speaks_russian(scene):
+    body = text(Client().get("/?lang=ru"))
+
+    assert "Награды по дням" in body
+    assert "всего 0 наград</title>" in body

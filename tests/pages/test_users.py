@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from achievements.models import Award
 from tests.helpers import text
 from tests.pages.scene import START, achievement, grant
 from users.services import user_create
@@ -194,3 +195,28 @@ def test_streak_dates_are_shown_in_the_page_language(scene):
     assert "3 дня" in body
     assert "1 марта 2024" in body and "3 марта 2024" in body
     assert date(2024, 3, 1).isoformat() in body
+
+
+def test_the_user_page_charts_points_over_time_from_the_awards(scene):
+    response = Client().get("/users/anna/")
+    chart = response.context["points_chart"]
+    body = text(response)
+
+    # Oracle: anna's awards in time order, each adding its achievement's points.
+    running, expected = 0, []
+    for award in sorted(Award.objects.filter(user=scene.anna), key=lambda a: a.awarded_at):
+        running += award.achievement.points
+        expected.append((award.awarded_at, running))
+    assert chart["steps"] == expected
+    assert chart["max"] == scene.anna.points == running
+    svg = body[body.index('<svg class="chart__svg"') : body.index("</svg>")]
+    assert 'role="img"' in svg and 'aria-labelledby="points-chart-title points-chart-desc"' in svg
+    assert "to 60 now</title>" in svg
+    assert svg.count("; ") == len(expected) - 1  # one figure per award in the description
+
+
+def test_a_user_without_awards_has_no_chart(scene):
+    response = Client().get("/users/idle/")
+
+    assert response.context["points_chart"] is None
+    assert "chart__svg" not in text(response)
