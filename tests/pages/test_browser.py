@@ -115,7 +115,7 @@ def test_a_visitor_finds_a_user_and_reads_their_achievements_in_their_language(v
     expect(page.get_by_role("heading", level=1)).to_have_text("Leaders and records")
     screenshot(page, "home-en.png")
 
-    page.get_by_label("Find a user by name").fill("MASHA")
+    page.get_by_label("Find a player by name").fill("MASHA")
     page.get_by_role("button", name="Search").click()
 
     expect(page).to_have_url(re.compile(r"/users/masha_k/$"))
@@ -174,8 +174,8 @@ def test_an_unknown_user_gets_a_page_that_helps(visit):
 
     page = visit("/users/no.such.person/", locale="en-US")
 
-    expect(page.get_by_role("heading", level=1)).to_have_text("No such user")
-    expect(page.get_by_label("Find a user by name")).to_have_value("no.such.person")
+    expect(page.get_by_role("heading", level=1)).to_have_text("No such player")
+    expect(page.get_by_label("Find a player by name")).to_have_value("no.such.person")
     screenshot(page, "user-not-found-en.png")
 
 

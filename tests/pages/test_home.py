@@ -67,7 +67,7 @@ def test_home_lists_the_users_on_a_seven_day_streak(scene, grant):
     card = body[body.index("7 days in a row") :]
     card = card[: card.index("</article>")]
     assert "idle" in card and "7 days" in card
-    assert '<span class="big">1</span> user' in card
+    assert '<span class="big">1</span> player' in card
 
 
 def test_home_shows_the_top_of_the_leaderboard_with_shared_ranks(scene):
@@ -106,8 +106,8 @@ def test_home_with_no_data_says_so_instead_of_failing(db):
     assert response.status_code == 200
     body = text(response)
     assert "Nobody has earned an achievement yet." in body
-    assert "It takes at least two users." in body
-    assert "No users yet." in body
+    assert "It takes at least two players." in body
+    assert "No players yet." in body
     assert "No awards yet." in body
 
 

@@ -111,7 +111,7 @@ def test_an_unknown_user_gets_a_clear_404_page(db):
     assert response.status_code == 404
     assert response.templates[0].name == "404.html"
     body = text(response)
-    assert "No such user" in body
+    assert "No such player" in body
     assert "Nobody is called “nobody”" in body
     assert 'value="nobody"' in body  # the search box offers to look for it
 
@@ -127,7 +127,7 @@ def test_an_unknown_user_gets_a_russian_404_page_in_russian(ru_client, db):
     response = ru_client.get("/users/nobody/")
 
     assert response.status_code == 404
-    assert "Такого участника нет" in text(response)
+    assert "Такого игрока нет" in text(response)
 
 
 # Search --------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_a_search_with_several_matches_lists_them_exact_match_first(db):
         "anna",
         "joanne",
     ]
-    assert "4 users match “ANN”." in text(response)
+    assert "4 players match “ANN”." in text(response)
 
 
 def test_a_search_with_no_match_says_so(scene):
