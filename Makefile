@@ -7,7 +7,13 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test e2e install install-dev lint format clean
+.DEFAULT_GOAL := help
+.PHONY: help run test e2e install install-dev lint format clean
+
+## help: list the targets (what `make` with no target prints)
+help:
+	@echo "Targets (make TARGET):"
+	@sed -n 's/^## \([a-z0-9-]*\): \(.*\)/\1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{ printf "  %-13s %s\n", $$1, $$2 }'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +27,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
+## install: the virtualenv with the runtime requirements
 install: $(VENV)/.runtime
+## install-dev: the virtualenv with the test and lint tools too
 install-dev: $(VENV)/.dev
 
 ## run: migrate, collect the static files, seed the demo data and serve on http://127.0.0.1:8000
@@ -42,13 +50,16 @@ test: install-dev
 e2e: install-dev
 	$(BIN)/pytest -m e2e $(ARGS)
 
+## lint: ruff check and format check, as CI runs them
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## format: fix what ruff can and format the code
 format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## clean: remove the virtualenv, the SQLite database and generated files
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache test-artifacts

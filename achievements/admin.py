@@ -11,6 +11,10 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import get_language_info, ngettext
+from django.utils.translation import gettext as _now
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 from modeltranslation.utils import build_localized_fieldname
@@ -60,12 +64,16 @@ class AchievementForm(forms.ModelForm):
         return goal
 
 
+# A language's name in the operator's language ("Russian", «Русский»), looked up per request.
+_language_name = lazy(lambda code: str(get_language_info(code)["name_translated"]), str)
+
+
 @admin.register(Achievement)
 class AchievementAdmin(TranslationAdmin):
     form = AchievementForm
     list_display = [
         "code",
-        "points",
+        "points_display",
         "goal",
         "hidden",
         *_localized("name"),
@@ -81,7 +89,7 @@ class AchievementAdmin(TranslationAdmin):
         (None, {"fields": ["code", "points", "goal", "hidden"]}),
         *[
             (
-                language_name,
+                _language_name(code),
                 {
                     "fields": [
                         build_localized_fieldname("name", code),
@@ -89,16 +97,20 @@ class AchievementAdmin(TranslationAdmin):
                     ]
                 },
             )
-            for code, language_name in settings.LANGUAGES
+            for code, _name in settings.LANGUAGES
         ],
     ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(holder_count=Count("awards"))
 
-    @admin.display(description="holders", ordering="holder_count")
+    @admin.display(description=_("holders"), ordering="holder_count")
     def holders(self, obj):
-        return obj.holder_count
+        return number_format(obj.holder_count, force_grouping=True)
+
+    @admin.display(description=_("points"), ordering="points")
+    def points_display(self, obj):
+        return number_format(obj.points, force_grouping=True)
 
     def get_readonly_fields(self, request, obj=None):
         return ["code", "created_at"] if obj else []
@@ -107,7 +119,7 @@ class AchievementAdmin(TranslationAdmin):
         form = super().get_form(request, obj, **kwargs)
         if obj is None:
             form.base_fields["code"].required = False
-            form.base_fields["code"].help_text = "Leave empty to make one from the English name."
+            form.base_fields["code"].help_text = _("Leave empty to make one from the English name.")
         return form
 
     def save_model(self, request, obj, form, change):
@@ -147,6 +159,26 @@ class AchievementAdmin(TranslationAdmin):
                 achievement_delete(achievement=achievement)
             except AchievementInUse as exc:
                 messages.error(request, str(exc))
+
+
+def _already_held(user, achievement: Achievement) -> str:
+    return _now("%(player)s already held “%(achievement)s”; nothing changed.") % {
+        "player": user,
+        "achievement": achievement.name,
+    }
+
+
+def _award_to_users_message(achievement: Achievement, newly: int, already: int) -> str:
+    """The bulk award's outcome, by the achievement's name, with each count's plural form."""
+    awarded = ngettext(
+        "Awarded “%(achievement)s” to %(count)d player",
+        "Awarded “%(achievement)s” to %(count)d players",
+        newly,
+    ) % {"achievement": achievement.name, "count": newly}
+    held = ngettext("%(count)d already held it.", "%(count)d already held it.", already) % {
+        "count": already
+    }
+    return f"{awarded}; {held}"
 
 
 class AwardForm(forms.ModelForm):
@@ -200,9 +232,7 @@ class AwardAdmin(admin.ModelAdmin):
         )
         obj.pk = award.pk
         if not created:
-            messages.warning(
-                request, f"{obj.user} already held {obj.achievement.code}; nothing changed."
-            )
+            messages.warning(request, _already_held(obj.user, obj.achievement))
 
     def delete_model(self, request, obj):
         award_revoke(user=obj.user, achievement=obj.achievement, by=request.user)
@@ -225,7 +255,12 @@ class AwardAdmin(admin.ModelAdmin):
                         by=request.user,
                         reason=form.cleaned_data["reason"] or None,
                     )
-                self.message_user(request, f"Revoked {len(awards)} award(s).", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    ngettext("Revoked %(count)d award.", "Revoked %(count)d awards.", len(awards))
+                    % {"count": len(awards)},
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(request.get_full_path())
         else:
             form = RevokeReasonForm()
@@ -284,14 +319,20 @@ class AwardFormSet(BaseInlineFormSet):
             by=self.request.user,
         )
         if not created:
-            messages.warning(
-                self.request, f"{user} already held {achievement.code}; nothing changed."
-            )
+            messages.warning(self.request, _already_held(user, achievement))
         return award
 
     def save_existing(self, form, obj, commit=True):
         # An award is granted or revoked, never edited in place.
         return obj
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        # The Delete box of a row has no visible label of its own: say what ticking it does.
+        if "DELETE" in form.fields and form.instance.pk:
+            form.fields["DELETE"].widget.attrs["aria-label"] = _now("Revoke “%(achievement)s”") % {
+                "achievement": form.instance.achievement.name
+            }
 
     def delete_existing(self, obj, commit=True):
         award_revoke(user=self.instance, achievement=obj.achievement, by=self.request.user)
@@ -309,8 +350,8 @@ class HeldAwardInline(AwardInlineMixin, admin.TabularInline):
     """The awards a user holds; ticking "delete" revokes one."""
 
     model = Award
-    verbose_name = "held award"
-    verbose_name_plural = "held awards (tick Delete to revoke)"
+    verbose_name = _("held award")
+    verbose_name_plural = _("held awards (tick Delete to revoke)")
     fields = ["achievement", "awarded_at", "awarded_by"]
     readonly_fields = fields
     extra = 0
@@ -328,8 +369,8 @@ class NewAwardInline(AwardInlineMixin, admin.TabularInline):
 
     model = Award
     form = AwardForm
-    verbose_name = "new award"
-    verbose_name_plural = "award achievements"
+    verbose_name = _("new award")
+    verbose_name_plural = _("award achievements")
     fields = ["achievement", "awarded_at"]
     autocomplete_fields = ["achievement"]
     extra = 1
@@ -367,15 +408,17 @@ class ProgressInline(admin.TabularInline):
 
 
 class AwardToUsersForm(forms.Form):
-    achievement = forms.ModelChoiceField(queryset=Achievement.objects.order_by("code"))
+    achievement = forms.ModelChoiceField(
+        queryset=Achievement.objects.order_by("code"), label=_("Achievement")
+    )
 
 
-@admin.action(description=_("Award an achievement to the selected users"))
+@admin.action(description=_("Award an achievement to the selected players"))
 def award_achievement_to_users(modeladmin, request, queryset):
     """The bulk-award action of the user admin: asks which achievement, then grants it to
     every selected user (those who hold it already keep their award)."""
     if not request.user.has_perm("achievements.add_award"):
-        modeladmin.message_user(request, "You may not award achievements.", messages.ERROR)
+        modeladmin.message_user(request, _now("You may not award achievements."), messages.ERROR)
         return None
     if "apply" in request.POST:
         form = AwardToUsersForm(request.POST)
@@ -386,7 +429,7 @@ def award_achievement_to_users(modeladmin, request, queryset):
             )
             modeladmin.message_user(
                 request,
-                f"Awarded {achievement.code} to {newly} user(s); {already} already held it.",
+                _award_to_users_message(achievement, newly, already),
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(request.get_full_path())
@@ -394,7 +437,7 @@ def award_achievement_to_users(modeladmin, request, queryset):
         form = AwardToUsersForm()
     context = {
         **modeladmin.admin_site.each_context(request),
-        "title": "Award an achievement",
+        "title": _now("Award an achievement"),
         "form": form,
         "users": queryset,
         "opts": modeladmin.model._meta,

@@ -9,6 +9,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from users.models import User
 
@@ -33,33 +34,42 @@ class Achievement(models.Model):
     """One entry of the catalog. `name` and `description` are translated (see translation.py)."""
 
     code = models.CharField(
+        _("code"),
         max_length=CODE_MAX_LENGTH,
         unique=True,
         validators=[validate_code],
         error_messages={"unique": "An achievement with this code already exists."},
-        help_text="Stable identifier used by integrations: a-z, 0-9, - and _.",
+        help_text=_("Stable identifier used by integrations: a-z, 0-9, - and _."),
     )
     points = models.PositiveIntegerField(
-        validators=[MinValueValidator(MIN_POINTS), MaxValueValidator(MAX_POINTS)]
+        _("points"), validators=[MinValueValidator(MIN_POINTS), MaxValueValidator(MAX_POINTS)]
     )
-    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    name = models.CharField(_("name"), max_length=NAME_MAX_LENGTH)
     # TextField's max_length only sizes form widgets; the validator enforces it everywhere.
     description = models.TextField(
-        max_length=DESCRIPTION_MAX_LENGTH, validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)]
+        _("description"),
+        max_length=DESCRIPTION_MAX_LENGTH,
+        validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)],
     )
     goal = models.PositiveIntegerField(
         default=MIN_GOAL,
         validators=[MinValueValidator(MIN_GOAL), MaxValueValidator(MAX_GOAL)],
-        help_text="Steps to unlock it; above 1 it is incremental. "
-        "Fixed once anyone has progress toward it or holds it.",
+        verbose_name=_("goal"),
+        help_text=_(
+            "Steps to unlock it; above 1 it is incremental. "
+            "Fixed once anyone has progress toward it or holds it."
+        ),
     )
     hidden = models.BooleanField(
         default=False,
-        help_text="Shown to the public as a locked secret until unlocked.",
+        verbose_name=_("hidden"),
+        help_text=_("Shown to the public as a locked secret until unlocked."),
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
+        verbose_name = _("achievement")
+        verbose_name_plural = _("achievements")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -91,22 +101,35 @@ class Award(models.Model):
     """A user holding an achievement: at most once, since a moment that is never in the future."""
 
     # Both foreign keys are covered by the composite indexes below, so they need none of their own.
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="awards", db_index=False)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="awards",
+        db_index=False,
+        verbose_name=_("player"),
+    )
     # PROTECT: an awarded achievement cannot disappear from under its holders' figures.
     achievement = models.ForeignKey(
-        Achievement, on_delete=models.PROTECT, related_name="awards", db_index=False
+        Achievement,
+        on_delete=models.PROTECT,
+        related_name="awards",
+        db_index=False,
+        verbose_name=_("achievement"),
     )
-    awarded_at = models.DateTimeField(default=timezone.now)
+    awarded_at = models.DateTimeField(_("awarded at"), default=timezone.now)
     awarded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="awards_given",
-        help_text="The operator or integration account that granted it, when known.",
+        verbose_name=_("awarded by"),
+        help_text=_("The operator or integration account that granted it, when known."),
     )
 
     class Meta:
+        verbose_name = _("award")
+        verbose_name_plural = _("awards")
         ordering = ["-awarded_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -155,7 +178,8 @@ class Activity(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name_plural = "activity"
+        verbose_name = _("activity entry")
+        verbose_name_plural = _("activity")
         indexes = [
             # The feed filtered by user reads one user's entries in id order.
             models.Index(fields=["user", "id"], name="activity_by_user"),
@@ -170,18 +194,27 @@ class Progress(models.Model):
     achievements.services.progress (and set to the goal or 0 by a grant or revocation)."""
 
     user = models.ForeignKey(
-        User, on_delete=models.CASCADE, related_name="progress", db_index=False
+        User,
+        on_delete=models.CASCADE,
+        related_name="progress",
+        db_index=False,
+        verbose_name=_("player"),
     )
     # CASCADE: progress alone never blocks a deletion (a held achievement is PROTECTed by its
     # award, and a goal with progress is frozen, not the entry).
     achievement = models.ForeignKey(
-        Achievement, on_delete=models.CASCADE, related_name="progress", db_index=False
+        Achievement,
+        on_delete=models.CASCADE,
+        related_name="progress",
+        db_index=False,
+        verbose_name=_("achievement"),
     )
-    steps = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
+    steps = models.PositiveIntegerField(_("steps"), default=0)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
     class Meta:
-        verbose_name_plural = "progress"
+        verbose_name = _("progress")
+        verbose_name_plural = _("progress")
         ordering = ["-updated_at", "-id"]
         constraints = [
             models.UniqueConstraint(

@@ -80,6 +80,14 @@ def _moment(day: date, rng: random.Random, now: datetime) -> datetime:
     return min(moment, now - timedelta(minutes=rng.randint(1, 30)))
 
 
+def _joined(first_award_day: date, rng: random.Random) -> datetime:
+    """A moment 1 to 21 days before `first_award_day`, so the profile's "member since" comes
+    before every award."""
+    day = first_award_day - timedelta(days=rng.randint(1, 21))
+    local = datetime.combine(day, time(rng.randint(8, 22), rng.randint(0, 59)))
+    return timezone.make_aware(local, timezone.get_default_timezone())
+
+
 def _demo_plan(catalog: dict, today: date, rng: random.Random) -> Iterator[tuple[str, str, date]]:
     """(username, code, day) for every demo award, fixed by the seed and the catalog."""
     # Incremental and hidden achievements are earned through progress (catalog["progress"]).
@@ -125,6 +133,17 @@ def demo_seed(*, seed: int = 2024, progress: Progress = _no_progress) -> SeedRep
     achievements = _ensure_catalog(catalog, report)
     progress("achievements", len(achievements), len(achievements))
 
+    now = timezone.now()
+    today = timezone.localdate(now)
+    rng = random.Random(seed)
+    plan = list(_demo_plan(catalog, today, rng))
+    # Each demo user joins a few days to weeks before their first award (a separate generator,
+    # so that the awards stay those of the seed).
+    first_day = {}
+    for username, _code, day in plan:
+        first_day[username] = min(day, first_day.get(username, day))
+    joined_rng = random.Random(seed + 1)
+
     users = {}
     for entry in catalog["users"]:
         try:
@@ -136,14 +155,11 @@ def demo_seed(*, seed: int = 2024, progress: Progress = _no_progress) -> SeedRep
                 language=entry["language"]
                 if entry["language"] in language_codes()
                 else settings.LANGUAGE_CODE,
+                created_at=_joined(first_day.get(entry["username"], today), joined_rng),
             )
             report.users_created += 1
     progress("users", len(users), len(users))
 
-    now = timezone.now()
-    today = timezone.localdate(now)
-    rng = random.Random(seed)
-    plan = list(_demo_plan(catalog, today, rng))
     for done, (username, code, day) in enumerate(plan, start=1):
         _award, created = award_grant(
             user=users[username], achievement=achievements[code], awarded_at=_moment(day, rng, now)

@@ -1,5 +1,7 @@
 """Queries for the catalog and awards, with what the API and pages need already joined."""
 
+from datetime import datetime
+
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from achievements.models import Achievement, Activity, Award, Progress
@@ -83,3 +85,18 @@ def progress_list_in_progress(user: User) -> QuerySet[Progress]:
     return (
         progress_list_for_user(user).filter(steps__lt=F("achievement__goal")).exclude(unlocked=True)
     )
+
+
+def award_points_timeline(user: User) -> list[tuple[datetime, int]]:
+    """The user's points after each of their awards, oldest first, at today's points of each
+    achievement (so the last figure is the user's total): one query."""
+    total, timeline = 0, []
+    rows = (
+        Award.objects.filter(user=user)
+        .order_by("awarded_at", "pk")
+        .values_list("awarded_at", "achievement__points")
+    )
+    for awarded_at, points in rows:
+        total += points
+        timeline.append((awarded_at, total))
+    return timeline

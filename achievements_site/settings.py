@@ -27,7 +27,10 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a throwaway development key).")
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY (50+ random characters) for production, or DEBUG=1 for local "
+            "development with a throwaway key."
+        )
     SECRET_KEY = get_random_secret_key()
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
@@ -269,7 +272,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.ModelPermissionsOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON first: a client that names no type, or */*, gets JSON; a browser (text/html) gets
+    # DRF's browsable API, whose assets DRF ships (nothing from other hosts).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "core.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
@@ -293,9 +301,29 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Achievements API",
     "DESCRIPTION": (
-        "Users, a multilingual catalog of achievements, the awards that link them, and stats. "
-        "Reads are public; writes need `Authorization: Token <key>`."
+        "Users (players), a multilingual catalog of achievements, the awards that link them, "
+        "and stats.\n\n"
+        "## Authentication\n\n"
+        "Reads (GET, HEAD, OPTIONS) are public. Every write needs credentials, either:\n\n"
+        "- **Token** (integrations): `Authorization: Token <key>`; "
+        "`manage.py create_api_token NAME` prints one; or\n"
+        "- **Session** (operators): the Django admin's session cookie, with the CSRF token in "
+        "`X-CSRFToken`.\n\n"
+        "No credentials on a write: 401 with `WWW-Authenticate: Token`; credentials without "
+        "the permission: 403."
     ),
+    # One group per resource in ReDoc and Swagger UI (core.schema.AutoSchema.get_tags), in this
+    # order; resources still being built are named ahead of their operations.
+    "TAGS": [
+        {"name": "Users", "description": "The players who earn achievements."},
+        {"name": "Achievements", "description": "The multilingual catalog."},
+        {"name": "Awards", "description": "Grant, list and revoke a user's achievements."},
+        {"name": "Progress", "description": "How far a user is towards each achievement."},
+        {"name": "Events", "description": "What players do, which rules turn into awards."},
+        {"name": "Activity", "description": "The feed of grants and revocations."},
+        {"name": "Webhooks", "description": "Push notifications of changes."},
+        {"name": "Stats", "description": "Leaders, gaps, streaks, leaderboards and rarity."},
+    ],
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI and ReDoc assets come from drf-spectacular-sidecar: the docs work offline.

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -19,6 +20,11 @@ API_RESOURCES = {
     "activity": "activity",
     "webhooks": "webhook-list",
 }
+
+# The product's name on every admin page, in place of "Django administration".
+admin.site.site_header = _("Achievements")
+admin.site.site_title = _("Achievements")
+admin.site.index_title = _("Administration")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

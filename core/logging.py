@@ -1,7 +1,8 @@
 """Log record helpers: the request id on every line, and JSON output when LOG_FORMAT=json."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
@@ -48,3 +49,26 @@ class AccessLogFilter(logging.Filter):
             if request_id and request_id != "-":
                 record.request_id = request_id
         return True
+
+
+class _InfoAsDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+@contextmanager
+def details_at_debug(*logger_names: str) -> Iterator[None]:
+    """Within the block, the INFO records of these loggers are DEBUG records: a bulk job (seeding)
+    logs its summary at INFO, not one line per row it writes."""
+    demote = _InfoAsDebug()
+    loggers = [logging.getLogger(name) for name in logger_names]
+    for logger in loggers:
+        logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(demote)

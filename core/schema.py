@@ -1,11 +1,14 @@
-"""OpenAPI generation: say that reads need no credentials, as they do not, and that every POST
-takes an Idempotency-Key (core.idempotency)."""
+"""OpenAPI generation: operations grouped by resource, with examples, reads marked as needing
+no credentials, as they do not, and every POST taking an Idempotency-Key (core.idempotency)."""
+
+import re
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import permissions
 
 from core.errors import error_responses
 from core.models import KEY_MAX_LENGTH
+from core.schema_examples import EXAMPLES
 
 IDEMPOTENCY_KEY_PARAMETER = {
     "name": "Idempotency-Key",
@@ -23,10 +26,25 @@ IDEMPOTENCY_KEY_PARAMETER = {
     },
 }
 
+# The first path segment after the version that names a resource, and its tag; a user's nested
+# collections are resources of their own (a user's awards are Awards, not Users).
+RESOURCE_TAGS = {
+    "achievements": "Achievements",
+    "awards": "Awards",
+    "progress": "Progress",
+    "events": "Events",
+    "activity": "Activity",
+    "webhooks": "Webhooks",
+    "stats": "Stats",
+    "users": "Users",
+}
+# /users/{username}/achievements/ lists a user's awards.
+NESTED_TAGS = {"achievements": "Awards"}
+
 
 class AutoSchema(SpectacularAutoSchema):
-    """drf-spectacular's schema, with anonymous access listed for GET/HEAD/OPTIONS and the
-    Idempotency-Key header (and its answers) on every POST."""
+    """drf-spectacular's schema, with a resource tag, examples, anonymous access listed for
+    GET/HEAD/OPTIONS, and the Idempotency-Key header (and its answers) on every POST."""
 
     def get_auth(self):
         auths = super().get_auth()
@@ -49,3 +67,15 @@ class AutoSchema(SpectacularAutoSchema):
                         response, str(code), direction=direction
                     )
         return responses
+
+    def get_tags(self) -> list[str]:
+        segments = [s for s in re.sub(r"^/api/v\d+/", "", self.path).split("/") if s]
+        if not segments or segments[0] not in RESOURCE_TAGS:
+            return super().get_tags()
+        nested = [s for s in segments[1:] if not s.startswith("{")]
+        if segments[0] == "users" and nested:
+            return [NESTED_TAGS.get(nested[0], RESOURCE_TAGS.get(nested[0], "Users"))]
+        return [RESOURCE_TAGS[segments[0]]]
+
+    def get_examples(self):
+        return [*super().get_examples(), *EXAMPLES.get(self.get_operation_id(), [])]

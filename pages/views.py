@@ -8,13 +8,15 @@ Hidden achievements show their locked texts to visitors without credentials
 (achievements.hidden), except on the page of a user who holds them.
 """
 
+from datetime import date, timedelta
 from functools import wraps
 
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from achievements.hidden import achievement_texts, request_has_credentials
@@ -24,9 +26,11 @@ from achievements.selectors import (
     award_list_for_achievement,
     award_list_for_user,
     award_list_recent,
+    award_points_timeline,
     progress_list_in_progress,
 )
 from core.languages import request_language
+from pages import charts
 from stats import selectors as stats
 from users.models import USERNAME_MAX_LENGTH, User
 from users.selectors import user_get, user_search
@@ -38,6 +42,8 @@ HOME_ROWS = 10
 HOME_LEADERS = 5
 STREAK_DAYS = stats.DEFAULT_STREAK_DAYS
 CATALOG_ORDERS = ("rarest", "points")
+# The home page's chart of awards per day covers this many days, today included.
+CHART_DAYS = 30
 
 
 def page_view(view):
@@ -107,6 +113,19 @@ def _achievement_row(achievement: Achievement, users: int, *, credentials: bool)
     }
 
 
+def _gap_card(gap: dict) -> dict:
+    """A gap's pair in leaderboard order (more points first, then by username), so that both
+    cards read the same way: the higher user, then the lower one."""
+    users = sorted(gap["users"], key=lambda member: (-member["points"], member["username"]))
+    return {**gap, "users": users}
+
+
+def _ongoing_from() -> date:
+    """The earliest last day of a streak that is still running: one that ended yesterday can
+    still go on today (days are the service's calendar days, as the streaks are counted)."""
+    return timezone.localdate() - timedelta(days=1)
+
+
 def _leaders(by: str) -> dict:
     leaders = stats.leaders_top(by, HOME_LEADERS)
     return {**leaders, "more": leaders["count"] - len(leaders["users"])}
@@ -132,13 +151,15 @@ def home(request: HttpRequest) -> HttpResponse:
         "nav": "home",
         "most_achievements": _leaders("achievements"),
         "most_points": _leaders("points"),
-        "max_gap": stats.max_points_gap(),
-        "min_gap": stats.min_points_gap(),
+        "max_gap": _gap_card(stats.max_points_gap()),
+        "min_gap": _gap_card(stats.min_points_gap()),
         "streak_days": STREAK_DAYS,
+        "ongoing_from": _ongoing_from(),
         "streakers": streakers[:HOME_ROWS],
         "streakers_count": streaks.count() if len(streakers) > HOME_ROWS else len(streakers),
         "leaders": stats.leaderboard_ranked(top, "points", 0),
         "recent_awards": _recent_awards(request),
+        "awards_chart": charts.bars(stats.awards_per_day(CHART_DAYS)),
     }
     return _render(request, "pages/home.html", context)
 
@@ -147,12 +168,18 @@ def home(request: HttpRequest) -> HttpResponse:
 def leaderboard(request: HttpRequest) -> HttpResponse:
     """Every user ranked by points or by achievement count, a page at a time."""
     by = request.GET.get("by")
+    notice = None
     if by not in stats.LEADERBOARD_FIGURES:
+        if by is not None:
+            notice = _("There is no ranking by “%(asked)s”; ranked by points instead.") % {
+                "asked": by
+            }
         by = "points"
     page = _paginate(request, stats.leaderboard(by))
     offset = (page.number - 1) * page.paginator.per_page
     context = {
         "nav": "leaderboard",
+        "notice": notice,
         "by": by,
         "page": page,
         "rows": stats.leaderboard_ranked(list(page.object_list), by, offset),
@@ -165,13 +192,26 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
 @page_view
 def streaks(request: HttpRequest) -> HttpResponse:
     """Users with awards on each of `?days=` consecutive days (default 7), longest first."""
-    raw = request.GET.get("days", "")
-    days = int(raw) if raw.isdigit() and len(raw) <= 5 else STREAK_DAYS
-    if not stats.MIN_STREAK_DAYS <= days <= stats.MAX_STREAK_DAYS:
+    raw = request.GET.get("days")
+    days = int(raw) if raw and raw.isdigit() and len(raw) <= 5 else None
+    notice = None
+    if days is None or not stats.MIN_STREAK_DAYS <= days <= stats.MAX_STREAK_DAYS:
+        if raw is not None:
+            notice = _(
+                "“%(asked)s” is not a number of days from %(min)s to %(max)s; "
+                "showing %(shown)s days in a row instead."
+            ) % {
+                "asked": raw,
+                "min": stats.MIN_STREAK_DAYS,
+                "max": stats.MAX_STREAK_DAYS,
+                "shown": STREAK_DAYS,
+            }
         days = STREAK_DAYS
     context = {
         "nav": "streaks",
+        "notice": notice,
         "days": days,
+        "ongoing_from": _ongoing_from(),
         "min_days": stats.MIN_STREAK_DAYS,
         "max_days": stats.MAX_STREAK_DAYS,
         "page": _paginate(request, stats.streaks_at_least(days)),
@@ -231,6 +271,8 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
         "profile": user,
         "in_progress": in_progress,
         "rank": stats.user_rank(user, "points"),
+        "points_chart": charts.steps(award_points_timeline(user), timezone.now()),
+        "ongoing_from": _ongoing_from(),
         "users_count": User.objects.count(),
         "page": page,
         "awards": awards,
@@ -242,12 +284,18 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
 def achievement_list(request: HttpRequest) -> HttpResponse:
     """The catalog with points, descriptions and rarity, rarest or most valuable first."""
     order = request.GET.get("order")
+    notice = None
     if order not in CATALOG_ORDERS:
+        if order is not None:
+            notice = _("There is no order “%(asked)s”; showing the rarest first instead.") % {
+                "asked": order
+            }
         order = CATALOG_ORDERS[0]
     page = _paginate(request, stats.achievement_catalog(order))
     users = User.objects.count()
     context = {
         "nav": "achievements",
+        "notice": notice,
         "order": order,
         "page": page,
         "rows": [

@@ -4,7 +4,11 @@ Every function runs a fixed number of indexed queries, whatever the number of us
 Ties are broken by username in code point order, the same on every database.
 """
 
+from datetime import date, datetime, time, timedelta
+
 from django.db.models import Count, Max, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from achievements.models import Achievement, Award
 from core.collation import BinaryCollate
@@ -149,3 +153,20 @@ def achievement_catalog(order: str = "rarest") -> list[Achievement]:
     if order == "points":
         return sorted(catalog, key=lambda a: (-a.points, a.code))
     return sorted(catalog, key=lambda a: (a.holders, a.code))
+
+
+def awards_per_day(days: int = 30) -> list[tuple[date, int]]:
+    """Awards granted on each of the last `days` calendar days (the service's time zone, today
+    included), oldest first, days without awards as 0: one grouped query."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, time.min))
+    counts = dict(
+        Award.objects.filter(awarded_at__gte=start)
+        .annotate(day=TruncDate("awarded_at", tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("day")
+        .annotate(awards=Count("*"))
+        .values_list("day", "awards")
+    )
+    return [(day, counts.get(day, 0)) for day in (first + timedelta(days=n) for n in range(days))]

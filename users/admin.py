@@ -3,6 +3,8 @@ one extend `UserAdmin.inlines` and `UserAdmin.actions` (achievements adds the aw
 and the bulk-award action) instead of registering the model again."""
 
 from django.contrib import admin
+from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _
 
 from users.models import User
 from users.services import user_create, user_delete, user_update
@@ -13,17 +15,28 @@ class UserAdmin(admin.ModelAdmin):
     list_display = [
         "username",
         "language",
-        "achievements_count",
-        "points",
+        "achievements_count_display",
+        "points_display",
         "longest_streak",
         "created_at",
     ]
     list_filter = ["language"]
     search_fields = ["username"]
+    # Username first: it names the player the page is about.
+    fields = [
+        "username",
+        "language",
+        "created_at",
+        "achievements_count_display",
+        "points_display",
+        "longest_streak",
+        "streak_start",
+        "streak_end",
+    ]
     readonly_fields = [
         "created_at",
-        "achievements_count",
-        "points",
+        "achievements_count_display",
+        "points_display",
         "longest_streak",
         "streak_start",
         "streak_end",
@@ -33,6 +46,15 @@ class UserAdmin(admin.ModelAdmin):
     actions = []
     # A changelist of 100,000 users needs no exact count for its filters.
     show_full_result_count = False
+
+    @admin.display(description=_("points"), ordering="points")
+    def points_display(self, obj):
+        # Thousands separated in the operator's language: 1,234,567 or 1 234 567.
+        return number_format(obj.points, force_grouping=True)
+
+    @admin.display(description=_("achievements"), ordering="achievements_count")
+    def achievements_count_display(self, obj):
+        return number_format(obj.achievements_count, force_grouping=True)
 
     def get_readonly_fields(self, request, obj=None):
         # The username is the key integrations use in URLs: it does not change once created.

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class UsersConfig(AppConfig):
     name = "users"
-    verbose_name = "Users (people who earn achievements)"
+    # "Players", not "Users": the admin also lists Django's own users (operator logins).
+    verbose_name = _("Players")

@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from core.collation import BinaryCollate
 
@@ -35,27 +36,34 @@ class User(models.Model):
     """Someone who earns achievements, with figures kept exact by `achievements.services`."""
 
     username = models.CharField(
+        _("username"),
         max_length=USERNAME_MAX_LENGTH,
         validators=[validate_username, validate_username_not_only_dots],
-        help_text="1 to 150 letters, digits and @ . + - _, not only dots; unique regardless of "
-        "case.",
+        help_text=_(
+            "1 to 150 letters, digits and @ . + - _, not only dots; unique regardless of case."
+        ),
     )
     language = models.CharField(
-        max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("joined"), default=timezone.now, editable=False)
 
     # Derived from the user's awards and rewritten in the same transaction as every change to
     # them; `manage.py rebuild_stats --check` verifies them.
-    achievements_count = models.PositiveIntegerField(default=0, editable=False)
-    points = models.BigIntegerField(default=0, editable=False)
+    achievements_count = models.PositiveIntegerField(_("achievements"), default=0, editable=False)
+    points = models.BigIntegerField(_("points"), default=0, editable=False)
     longest_streak = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Most consecutive calendar days with an award."
+        _("longest streak"),
+        default=0,
+        editable=False,
+        help_text=_("Most consecutive calendar days with an award."),
     )
-    streak_start = models.DateField(null=True, blank=True, editable=False)
-    streak_end = models.DateField(null=True, blank=True, editable=False)
+    streak_start = models.DateField(_("streak start"), null=True, blank=True, editable=False)
+    streak_end = models.DateField(_("streak end"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("player")
+        verbose_name_plural = _("players")
         ordering = [BinaryCollate("username")]
         constraints = [
             models.UniqueConstraint(

@@ -1,6 +1,7 @@
 """Every change to a user goes through these functions (API, admin and commands alike)."""
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -15,9 +16,14 @@ USERNAME_TAKEN = "A user with that username already exists."
 
 
 @transaction.atomic
-def user_create(*, username: str, language: str = settings.LANGUAGE_CODE) -> User:
-    """Create a user with zero figures; raise ValidationError naming the field that is wrong."""
+def user_create(
+    *, username: str, language: str = settings.LANGUAGE_CODE, created_at: datetime | None = None
+) -> User:
+    """Create a user with zero figures; raise ValidationError naming the field that is wrong.
+    `created_at` (default now) lets seeding give demo users a past that fits their awards."""
     user = User(username=username, language=language)
+    if created_at is not None:
+        user.created_at = created_at
     # The case-insensitive rule is a database constraint; checking it here names the field.
     user.full_clean(validate_constraints=False)
     if user_username_taken(username):

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 URL_MAX_LENGTH = 2000
 EVENT_TYPES = ["award.granted", "award.revoked"]
@@ -32,6 +33,8 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("endpoint")
+        verbose_name_plural = _("endpoints")
 
     def __str__(self) -> str:
         return self.url
@@ -64,7 +67,8 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         constraints = [
             # A feed entry becomes at most one delivery per endpoint, whichever worker plans it.
             models.UniqueConstraint(

@@ -64,7 +64,7 @@ def test_the_bulk_action_asks_which_achievement_then_awards_it_to_every_selected
     done = admin_client.post(USERS, {**selected, "apply": "1", "achievement": owl.pk})
 
     assert done.status_code == 302
-    assert messages_of(done) == [f"Awarded {owl.code} to 1 user(s); 1 already held it."]
+    assert messages_of(done) == [f"Awarded “{owl.name}” to 1 player; 1 already held it."]
     assert figures(ann) == (1, 30)
     assert figures(bob) == (1, 30)
     assert figures(cid) == (0, 0)

@@ -1,11 +1,12 @@
 """The management commands: seed_demo_data and rebuild_stats."""
 
+import logging
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db.models import F
-from django.utils import translation
+from django.db.models import F, Min
+from django.utils import timezone, translation
 
 from achievements.models import Achievement, Award, Progress
 from achievements.queries import figures_mismatches
@@ -48,7 +49,7 @@ def test_seeding_again_adds_nothing_twice():
 
     assert counts() == before
     assert set(Award.objects.values_list("user__username", "achievement__code")) == awarded_before
-    assert "Added 0 achievements, 0 users and 0 awards" in output
+    assert "Added 0 achievements, 0 players and 0 awards" in output
 
 
 def test_the_demo_has_users_part_way_toward_incremental_and_hidden_achievements():
@@ -89,6 +90,22 @@ def test_the_demo_gives_every_stat_a_meaningful_answer():
     assert stats.min_points_gap()["difference"] is not None
     assert stats.streaks_at_least(7).count() >= 3
     assert len(stats.leaderboard("points")) == User.objects.count()
+
+
+def test_every_demo_user_joined_before_their_first_award():
+    seed()
+
+    now = timezone.now()
+    first_awards = dict(
+        Award.objects.values("user__username")
+        .annotate(first=Min("awarded_at"))
+        .values_list("user__username", "first")
+    )
+    for user in User.objects.all():
+        assert user.created_at < now
+        if user.username in first_awards:
+            assert user.created_at < first_awards[user.username], user.username
+    assert len({user.created_at for user in User.objects.all()}) > 1
 
 
 def test_the_demo_users_and_codes_are_those_of_the_catalog_file():
@@ -167,3 +184,72 @@ def test_rebuild_stats_repairs_what_check_found():
     call_command("rebuild_stats", "--check", stdout=StringIO())
     victim.refresh_from_db()
     assert victim.achievements_count == Award.objects.filter(user=victim).count()
+
+
+class Terminal(StringIO):
+    """Output that says it is a terminal, as `make run` in a shell has."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def project_records(caplog, level: int) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.levelno >= level and r.name.split(".")[0] in {"users", "achievements"}
+    ]
+
+
+def test_seeding_logs_a_summary_at_info_and_each_row_at_debug(caplog, settings):
+    settings.DEBUG = True
+    with caplog.at_level(logging.INFO):
+        call_command("seed_demo_data", stdout=StringIO(), stderr=StringIO())
+    at_info = [r.getMessage() for r in project_records(caplog, logging.INFO)]
+
+    assert len(at_info) <= 3, at_info
+    assert any(message.startswith("demo data:") for message in at_info)
+
+    # The awards are logged once committed, which a test's transaction never is; each row
+    # written in the test's transaction is there, at DEBUG.
+    User.objects.all().delete()
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        call_command("seed_demo_data", stdout=StringIO(), stderr=StringIO())
+    details = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert sum(message.startswith("user created:") for message in details) == User.objects.count()
+    assert not [r for r in project_records(caplog, logging.INFO) if "created" in r.getMessage()]
+
+
+def test_seeding_into_a_log_shows_no_progress_and_ends_with_the_demo_access(settings):
+    settings.DEBUG = True
+    out = StringIO()
+
+    call_command("seed_demo_data", stdout=out)
+
+    output = out.getvalue()
+    assert "\r" not in output
+    lines = output.rstrip("\n").splitlines()
+    assert lines[-1] == lines[-6] == "=" * 78
+    assert lines[-5].strip() == "Demo access (DEBUG only)"
+    assert "API token:" in lines[-3]
+    assert lines[0].startswith("Added ")
+
+
+def test_seeding_on_a_terminal_shows_its_progress(settings):
+    settings.DEBUG = False
+    out = Terminal()
+
+    call_command("seed_demo_data", stdout=out)
+
+    assert "\r  awards" in out.getvalue()
+
+
+def test_a_benchmark_seed_does_not_read_like_an_error(caplog):
+    with caplog.at_level(logging.INFO):
+        call_command("seed_demo_data", "--users", "30", "--awards", "60", stdout=StringIO())
+    at_info = " ".join(r.getMessage() for r in project_records(caplog, logging.INFO))
+
+    assert "corrected" not in at_info
+    assert "benchmark data:" in at_info
+    assert not project_records(caplog, logging.WARNING)

@@ -23,9 +23,20 @@ def test_the_catalog_lists_every_achievement_with_points_description_and_rarity(
     assert (rows["rare-bird"]["holders"], rows["rare-bird"]["percent"]) == (0, 0)
     body = text(response)
     assert "Night Owl: the English description." in body
-    assert re.search(r'<td class="num">500</td>', body)
-    assert "50%" in body
+    assert re.search(r'<td class="num">500</td>', body)  # Points: secondary when rarest first
+    assert "50% <small>of players</small>" in body
     assert 'href="/achievements/night-owl/"' in body
+
+
+def test_the_share_of_players_is_labelled_held_by_and_says_what_it_is(scene):
+    body = text(Client().get("/achievements/"))
+    russian = text(Client().get("/achievements/?lang=ru"))
+
+    assert '<th scope="col" class="num col-key">Held by</th>' in body
+    assert "Rarity" not in body
+    assert "the rarest have the smallest share" in body
+    assert '<th scope="col" class="num col-key">Есть у</th>' in russian  # noqa: RUF001
+    assert "50% <small>игроков</small>" in russian
 
 
 def test_the_catalog_puts_the_rarest_first_or_the_most_valuable(scene):
@@ -86,7 +97,7 @@ def test_an_achievement_nobody_holds_says_so(scene):
     body = text(Client().get("/achievements/rare-bird/"))
 
     assert "Nobody has earned it yet." in body
-    assert "0%" in body
+    assert "0% <small>of players</small>" in body
 
 
 def test_the_holders_list_is_paginated(db):

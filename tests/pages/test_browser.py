@@ -115,7 +115,7 @@ def test_a_visitor_finds_a_user_and_reads_their_achievements_in_their_language(v
     expect(page.get_by_role("heading", level=1)).to_have_text("Leaders and records")
     screenshot(page, "home-en.png")
 
-    page.get_by_label("Find a user by name").fill("MASHA")
+    page.get_by_label("Find a player by name").fill("MASHA")
     page.get_by_role("button", name="Search").click()
 
     expect(page).to_have_url(re.compile(r"/users/masha_k/$"))
@@ -174,8 +174,8 @@ def test_an_unknown_user_gets_a_page_that_helps(visit):
 
     page = visit("/users/no.such.person/", locale="en-US")
 
-    expect(page.get_by_role("heading", level=1)).to_have_text("No such user")
-    expect(page.get_by_label("Find a user by name")).to_have_value("no.such.person")
+    expect(page.get_by_role("heading", level=1)).to_have_text("No such player")
+    expect(page.get_by_label("Find a player by name")).to_have_value("no.such.person")
     screenshot(page, "user-not-found-en.png")
 
 
@@ -190,3 +190,64 @@ def test_pages_fit_a_phone_screen_without_sideways_scrolling(visit, path):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     name = path.strip("/").replace("/", "-") or "home"
     screenshot(page, f"phone-{name}-ru.png")
+
+
+# Every page with a table, and the user page; each table's ranking figure is marked .col-key.
+TABLE_PAGES = [
+    "/",
+    "/leaderboard/",
+    "/leaderboard/?by=achievements",
+    "/streaks/",
+    "/achievements/",
+    "/achievements/?order=points",
+    "/search/?q=a",
+]
+
+MEASURE = """() => {
+  const width = document.documentElement.clientWidth;
+  const keys = [...document.querySelectorAll("table .col-key")];
+  const extras = [...document.querySelectorAll("table .col-extra")];
+  return {
+    width,
+    pageScroll: document.documentElement.scrollWidth,
+    tablesScroll: [...document.querySelectorAll(".table-wrap")].map(
+      (w) => w.scrollWidth - w.clientWidth),
+    keys: keys.length,
+    keysOutside: keys.filter((c) => {
+      const box = c.getBoundingClientRect();
+      return box.width === 0 || box.left < 0 || box.right > width;
+    }).length,
+    extrasShown: extras.filter((c) => c.getBoundingClientRect().width > 0).length,
+    extras: extras.length,
+  };
+}"""
+
+
+@pytest.mark.parametrize(("viewport", "name"), [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_every_table_keeps_its_ranking_figure_on_screen_without_sideways_scrolling(
+    visit, site, viewport, name
+):
+    code = Achievement.objects.order_by("code").first().code
+    for path in [*TABLE_PAGES, f"/achievements/{code}/"]:
+        page = visit(path, viewport=viewport, java_script_enabled=True, locale="ru-RU")
+        seen = page.evaluate(MEASURE)
+
+        assert seen["pageScroll"] <= viewport["width"], path
+        assert all(extra <= 0 for extra in seen["tablesScroll"]), (path, seen)
+        assert seen["keys"] > 0, f"{path}: no ranking figure marked"
+        assert seen["keysOutside"] == 0, (path, seen)
+        if name == "phone":
+            assert seen["extrasShown"] == 0, (path, seen)
+        else:
+            assert seen["extrasShown"] == seen["extras"], (path, seen)
+        page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP])
+def test_the_user_page_shows_the_points_within_the_screen(visit, viewport):
+    page = visit("/users/masha_k/", viewport=viewport, java_script_enabled=True)
+
+    points = page.locator(".figures dd").first
+    box = points.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

@@ -1,11 +1,14 @@
 """The home page: the five stats, the top of the leaderboard, the latest awards, the search box."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from achievements.models import Award
 from tests.helpers import text
 from tests.pages.scene import achievement
 
@@ -34,7 +37,24 @@ def test_home_shows_the_largest_and_smallest_gap_with_both_users(scene):
     # boris and vera.k both have 30 points: neighbours with no gap at all.
     assert '<span class="big">0</span> points' in smallest
     assert smallest.index("boris") < smallest.index("vera.k")
+    assert smallest.count('<span class="pair__role">tied</span>') == 2
     assert response.context["min_gap"]["difference"] == 0
+
+
+def test_both_gap_cards_list_the_higher_user_first_and_say_so(scene, grant):
+    # boris moves to 31 points: the smallest gap is now vera.k (30) and boris (31).
+    grant(scene.boris, achievement("one-more", 1, "One more"))
+    body = text(Client().get("/"))
+
+    for title in ("Largest gap", "Smallest gap"):
+        card = body[body.index(title) :]
+        card = card[: card.index("</article>")]
+        roles = re.findall(r'<span class="pair__role">(\w+)</span> <a [^>]+>([^<]+)</a>', card)
+        assert [role for role, _ in roles] == ["higher", "lower"], title
+    largest = body[body.index("Largest gap") :]
+    assert largest.index("anna") < largest.index("idle")
+    smallest = body[body.index("Smallest gap") :]
+    assert smallest.index("boris") < smallest.index("vera.k")
 
 
 def test_home_lists_the_users_on_a_seven_day_streak(scene, grant):
@@ -47,7 +67,7 @@ def test_home_lists_the_users_on_a_seven_day_streak(scene, grant):
     card = body[body.index("7 days in a row") :]
     card = card[: card.index("</article>")]
     assert "idle" in card and "7 days" in card
-    assert '<span class="big">1</span> user' in card
+    assert '<span class="big">1</span> player' in card
 
 
 def test_home_shows_the_top_of_the_leaderboard_with_shared_ranks(scene):
@@ -86,11 +106,49 @@ def test_home_with_no_data_says_so_instead_of_failing(db):
     assert response.status_code == 200
     body = text(response)
     assert "Nobody has earned an achievement yet." in body
-    assert "It takes at least two users." in body
-    assert "No users yet." in body
+    assert "It takes at least two players." in body
+    assert "No players yet." in body
     assert "No awards yet." in body
 
 
 def test_pages_answer_only_get_and_head(db):
     assert Client().head("/").status_code == 200
     assert Client().post("/").status_code == 405
+
+
+def test_home_charts_awards_per_day_over_the_last_30_days(scene, grant):
+    owl, pie = scene.owl, scene.pie
+    grant(scene.idle, owl, days_ago=0)
+    grant(scene.idle, pie, days_ago=2)
+    grant(scene.vera, pie, days_ago=2)
+    grant(scene.vera, owl, days_ago=40)  # outside the window
+
+    response = Client().get("/")
+    chart = response.context["awards_chart"]
+    body = text(response)
+
+    # Oracle: the awards of each of the last 30 local days, counted from the rows.
+    today = timezone.localdate()
+    expected = [
+        sum(
+            1
+            for award in Award.objects.all()
+            if timezone.localdate(award.awarded_at) == today - timedelta(days=29 - n)
+        )
+        for n in range(30)
+    ]
+    assert [bar["value"] for bar in chart["bars"]] == expected
+    assert expected[-1] == 1 and expected[-3] == 2
+    assert chart["total"] == 3
+    svg = body[body.index('<svg class="chart__svg"') : body.index("</svg>")]
+    assert 'role="img"' in svg
+    assert svg.count('<rect class="chart__bar"') == 30
+    assert "3 awards in all</title>" in svg
+    assert "<script" not in body and "http" not in svg
+
+
+def test_the_home_chart_speaks_russian(scene):
+    body = text(Client().get("/?lang=ru"))
+
+    assert "Награды по дням" in body
+    assert "всего 0 наград</title>" in body

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from tests.helpers import text
+from tests.pages.scene import achievement
 from users.services import user_create
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +35,25 @@ def test_the_leaderboard_can_rank_by_achievement_count(scene):
     assert 'href="?by=achievements" aria-current="page"' in text(response)
 
 
-def test_an_unknown_ranking_falls_back_to_points(scene):
-    assert Client().get("/leaderboard/?by=nonsense").context["by"] == "points"
+def test_an_unknown_ranking_falls_back_to_points_and_says_so(scene):
+    response = Client().get("/leaderboard/?by=nonsense")
+
+    assert response.context["by"] == "points"
+    assert (
+        '<p class="notice" role="status">There is no ranking by “nonsense”; ranked by points '
+        "instead.</p>" in text(response)
+    )
+
+
+def test_the_notice_is_in_the_page_language_and_escapes_the_value(scene):
+    body = text(Client().get("/leaderboard/", {"lang": "ru", "by": "<b>x</b>"}))
+
+    assert "Рейтинга по «&lt;b&gt;x&lt;/b&gt;» нет; показан рейтинг по очкам." in body
+
+
+@pytest.mark.parametrize("query", ["", "?by=points", "?by=achievements"])
+def test_a_known_ranking_has_no_notice(scene, query):
+    assert 'class="notice"' not in text(Client().get(f"/leaderboard/{query}"))
 
 
 def test_ranks_continue_across_pages_and_ties_span_them(db):
@@ -67,4 +85,40 @@ def test_the_streaks_page_uses_seven_days_for_a_value_out_of_range(scene, days):
 
     assert response.status_code == 200
     assert response.context["days"] == 7
-    assert "Nobody has kept it up that long yet." in text(response)
+    body = text(response)
+    assert "Nobody has kept it up that long yet." in body
+    assert (
+        f"“{days}” is not a number of days from 2 to 3650; showing 7 days in a row instead." in body
+    )
+
+
+def test_the_streaks_page_without_days_shows_seven_without_a_notice(scene):
+    response = Client().get("/streaks/")
+
+    assert response.context["days"] == 7
+    assert 'class="notice"' not in text(response)
+
+
+def test_an_unknown_catalog_order_says_what_is_shown(scene):
+    body = text(Client().get("/achievements/?order=newest"))
+
+    assert "There is no order “newest”; showing the rarest first instead." in body
+
+
+@pytest.mark.parametrize(("last_day_ago", "ongoing"), [(0, True), (1, True), (2, False)])
+def test_a_streak_is_marked_ongoing_when_it_includes_today_or_yesterday(
+    scene, grant, last_day_ago, ongoing
+):
+    for day in range(3):
+        grant(scene.idle, achievement(f"day-{day}", 1, f"Day {day}"), days_ago=last_day_ago + day)
+
+    streaks = text(Client().get("/streaks/?days=3"))
+    profile = text(Client().get("/users/idle/"))
+
+    row = streaks[streaks.index("/users/idle/") :]
+    row = row[: row.index("</tr>")]
+    assert ("ongoing</span>" in row) is ongoing
+    assert ("ongoing</span>" in profile) is ongoing
+    # anna's streak ended in 2024.
+    anna = streaks[streaks.index("/users/anna/") :]
+    assert "ongoing</span>" not in anna[: anna.index("</tr>")]

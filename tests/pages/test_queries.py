@@ -18,13 +18,14 @@ pytestmark = pytest.mark.django_db
 # The most queries each page may run, whatever the number of users, awards or achievements.
 QUERY_BOUNDS = {
     # 2 + 2 leaders (+1 each past the names shown), 2 largest gap, 1 smallest gap,
-    # 1 streaks (+1 count past a page), 2 leaderboard, 1 latest awards.
-    "/": 14,
+    # 1 streaks (+1 count past a page), 2 leaderboard, 1 latest awards, 1 awards per day.
+    "/": 15,
     "/leaderboard/": 3,
     "/leaderboard/?by=achievements&page=2": 3,
     "/streaks/?days=2": 2,
     "/search/?q=user": 3,
-    "/users/{user}/": 6,
+    # + 1 for the progress bars, + 1 for the points-over-time chart (the user's awards, once).
+    "/users/{user}/": 7,
     "/users/nobody/": 1,
     "/achievements/": 3,
     "/achievements/?order=points&page=2": 3,

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from achievements.models import Award
 from tests.helpers import text
 from tests.pages.scene import START, achievement, grant
 from users.services import user_create
@@ -110,7 +111,7 @@ def test_an_unknown_user_gets_a_clear_404_page(db):
     assert response.status_code == 404
     assert response.templates[0].name == "404.html"
     body = text(response)
-    assert "No such user" in body
+    assert "No such player" in body
     assert "Nobody is called “nobody”" in body
     assert 'value="nobody"' in body  # the search box offers to look for it
 
@@ -126,7 +127,7 @@ def test_an_unknown_user_gets_a_russian_404_page_in_russian(ru_client, db):
     response = ru_client.get("/users/nobody/")
 
     assert response.status_code == 404
-    assert "Такого участника нет" in text(response)
+    assert "Такого игрока нет" in text(response)
 
 
 # Search --------------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ def test_a_search_with_several_matches_lists_them_exact_match_first(db):
         "anna",
         "joanne",
     ]
-    assert "4 users match “ANN”." in text(response)
+    assert "4 players match “ANN”." in text(response)
 
 
 def test_a_search_with_no_match_says_so(scene):
@@ -194,3 +195,28 @@ def test_streak_dates_are_shown_in_the_page_language(scene):
     assert "3 дня" in body
     assert "1 марта 2024" in body and "3 марта 2024" in body
     assert date(2024, 3, 1).isoformat() in body
+
+
+def test_the_user_page_charts_points_over_time_from_the_awards(scene):
+    response = Client().get("/users/anna/")
+    chart = response.context["points_chart"]
+    body = text(response)
+
+    # Oracle: anna's awards in time order, each adding its achievement's points.
+    running, expected = 0, []
+    for award in sorted(Award.objects.filter(user=scene.anna), key=lambda a: a.awarded_at):
+        running += award.achievement.points
+        expected.append((award.awarded_at, running))
+    assert chart["steps"] == expected
+    assert chart["max"] == scene.anna.points == running
+    svg = body[body.index('<svg class="chart__svg"') : body.index("</svg>")]
+    assert 'role="img"' in svg and 'aria-labelledby="points-chart-title points-chart-desc"' in svg
+    assert "to 60 now</title>" in svg
+    assert svg.count("; ") == len(expected) - 1  # one figure per award in the description
+
+
+def test_a_user_without_awards_has_no_chart(scene):
+    response = Client().get("/users/idle/")
+
+    assert response.context["points_chart"] is None
+    assert "chart__svg" not in text(response)

@@ -1,7 +1,10 @@
 """Creating, changing, finding and deleting users through the services and selectors."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from achievements.models import Award
 from tests.factories import UserFactory
@@ -121,3 +124,12 @@ def test_the_user_list_is_in_code_point_order():
         UserFactory(username=name)
 
     assert [u.username for u in user_list()] == ["Bobby", "Zed", "_under", "alice", "bob"]
+
+
+def test_a_user_can_be_created_with_a_past_joining_time():
+    joined = timezone.now() - timedelta(days=30)
+
+    user = user_create(username="old.timer", created_at=joined)
+
+    user.refresh_from_db()
+    assert user.created_at == joined

@@ -8,6 +8,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from achievements.accounts import integration_account_ensure, operator_ensure
 from achievements.seeding import bench_seed, demo_seed
+from core.logging import details_at_debug
+
+# The services seeding writes through log each row at INFO; while seeding those lines are
+# details (DEBUG), and the seeding's own summary stays at INFO.
+ROW_LOGGERS = (
+    "users.services",
+    "achievements.accounts",
+    "achievements.services.awards",
+    "achievements.services.bulk",
+    "achievements.services.catalog",
+    "achievements.services.figures",
+    "achievements.services.progress",
+)
 
 DEMO_OPERATOR = ("admin", "admin")
 DEMO_INTEGRATION = "demo-integration"
@@ -29,40 +42,50 @@ class Command(BaseCommand):
         if (users is None) != (awards is None):
             raise CommandError("--users and --awards go together.")
         started = time.monotonic()
-        progress = self._progress if options["verbosity"] > 0 else (lambda *a: None)
+        # A progress display rewrites its line with \r: only a terminal shows that as intended.
+        interactive = options["verbosity"] > 0 and self.stdout.isatty()
+        progress = self._progress if interactive else (lambda *a: None)
         try:
-            if users is None:
-                report = demo_seed(progress=progress)
-            else:
-                if users < 1 or awards < 0:
-                    raise CommandError("--users must be at least 1 and --awards at least 0.")
-                report = bench_seed(
-                    users=users, awards=awards, seed=seed, days=days, progress=progress
-                )
+            with details_at_debug(*ROW_LOGGERS):
+                report = self._seed(users, awards, seed, days, progress)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self._end_progress()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Added {report.achievements_created} achievements, {report.users_created} "
-                f"users and {report.awards_created} awards in "
+                f"players and {report.awards_created} awards in "
                 f"{time.monotonic() - started:.1f}s."
             )
         )
         if settings.DEBUG:
-            self._print_demo_access()
+            with details_at_debug(*ROW_LOGGERS):
+                self._print_demo_access()
+
+    def _seed(self, users, awards, seed, days, progress):
+        if users is None:
+            return demo_seed(progress=progress)
+        if users < 1 or awards < 0:
+            raise CommandError("--users must be at least 1 and --awards at least 0.")
+        return bench_seed(users=users, awards=awards, seed=seed, days=days, progress=progress)
 
     def _print_demo_access(self):
         created = operator_ensure(*DEMO_OPERATOR)
         token = integration_account_ensure(name=DEMO_INTEGRATION)
         username, password = DEMO_OPERATOR
+        # Last, framed and bold: what the operator came for must not scroll away in the logs.
+        rule = "=" * 78
         self.stdout.write(
-            "Demo access (DEBUG only):\n"
-            f"  admin:     http://127.0.0.1:8000/admin/  user {username!r}, password {password!r}"
-            f"{' (created)' if created else ''}\n"
-            f"  API token: {token}  (integration account {DEMO_INTEGRATION!r})\n"
-            f'  try:       curl -H "Authorization: Token {token}" '
-            "http://127.0.0.1:8000/api/v1/users/"
+            self.style.HTTP_INFO(
+                f"\n{rule}\n"
+                "  Demo access (DEBUG only)\n"
+                f"  admin:     http://127.0.0.1:8000/admin/  user {username!r}, "
+                f"password {password!r}{' (created)' if created else ''}\n"
+                f"  API token: {token}  (integration account {DEMO_INTEGRATION!r})\n"
+                f'  try:       curl -H "Authorization: Token {token}" '
+                "http://127.0.0.1:8000/api/v1/users/\n"
+                f"{rule}"
+            )
         )
 
     _last_stage = None
