@@ -2,9 +2,10 @@
 one extend `UserAdmin.inlines` and `UserAdmin.actions` (achievements adds the awards inlines
 and the bulk-award action) instead of registering the model again."""
 
+from django import forms
 from django.contrib import admin
 
-from users.models import User
+from users.models import User, default_time_zone, time_zone_names
 from users.services import user_create, user_delete, user_update
 
 
@@ -13,6 +14,7 @@ class UserAdmin(admin.ModelAdmin):
     list_display = [
         "username",
         "language",
+        "time_zone",
         "achievements_count",
         "points",
         "longest_streak",
@@ -34,15 +36,29 @@ class UserAdmin(admin.ModelAdmin):
     # A changelist of 100,000 users needs no exact count for its filters.
     show_full_result_count = False
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            # A list to pick from: a mistyped zone name cannot reach the save.
+            return forms.ChoiceField(
+                choices=[(name, name) for name in sorted(time_zone_names())],
+                initial=default_time_zone,
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         # The username is the key integrations use in URLs: it does not change once created.
         return ["username", *self.readonly_fields] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
-            user_update(user=obj, language=obj.language)
+            # user_update compares with the stored zone and recomputes the streak on a change.
+            user_update(user=obj, language=obj.language, time_zone=obj.time_zone)
         else:
-            created = user_create(username=obj.username, language=obj.language)
+            created = user_create(
+                username=obj.username, language=obj.language, time_zone=obj.time_zone
+            )
             obj.pk, obj.created_at = created.pk, created.created_at
 
     def delete_model(self, request, obj):

@@ -1,7 +1,9 @@
 """Every grant and revocation goes through these functions.
 
 The API, the admin, the management commands and the demo seeding all call them, so the rules
-and the users' stored figures (count, points, longest streak) cannot drift between write paths.
+and the stored figures cannot drift between write paths: each user's count, points and longest
+streak, and the per-period figures (PeriodFigure: one row per user and day, week, month and
+year with an award) that the period leaderboards read.
 
 The lock order, followed by every write in the project so that concurrent writes cannot
 deadlock:
@@ -9,7 +11,9 @@ deadlock:
      them), exclusive by a points change or a deletion;
   2. then user rows, in ascending id.
 A grant or revocation therefore serializes with other writes to the same user, and a points
-change waits for grants of that achievement in flight (and they for it).
+change waits for grants of that achievement in flight (and they for it). Period rows belong to
+their user: they are written only while that user's row is held, so they need no lock of their
+own (a points change holds every holder's row before moving their period rows).
 """
 
 import logging
@@ -22,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from achievements.models import Achievement, Award
-from achievements.queries import figures_refresh
+from achievements.queries import figures_refresh, period_figures_add, period_figures_remove
 from core.db import row_lock_shared
 from users.models import User
 
@@ -98,6 +102,7 @@ def award_grant(
         user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by
     )
     figures_refresh(user.pk)
+    period_figures_add(award.pk)
     _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
     return award, True
 
@@ -124,8 +129,11 @@ def award_revoke(
     """Take `achievement` back from `user`; raises Award.DoesNotExist if they do not hold it."""
     achievement_lock_shared(achievement)
     _lock_user(user)
-    deleted, _ = Award.objects.filter(user=user, achievement=achievement).delete()
-    if not deleted:
+    award = Award.objects.filter(user=user, achievement=achievement).first()
+    if award is None:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
+    # While the award is still there: its periods are computed from it.
+    period_figures_remove(award.pk, user.pk)
+    award.delete()
     figures_refresh(user.pk)
     _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)

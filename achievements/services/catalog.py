@@ -12,6 +12,7 @@ from django.utils.text import slugify
 from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import CODE_MAX_LENGTH, Achievement, Award
+from achievements.queries import period_figures_move_points
 from core.errors import DomainConflict
 from core.languages import language_codes
 from users.models import User
@@ -95,8 +96,8 @@ def achievement_update(
     names: Mapping[str, str] | None = None,
     descriptions: Mapping[str, str] | None = None,
 ) -> Achievement:
-    """Change points and texts. A points change moves every holder's total in the same
-    transaction."""
+    """Change points and texts. A points change moves every holder's total, and every period
+    figure that counts the award, in the same transaction."""
     locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
     old_points = locked.points
     if points is not None:
@@ -114,12 +115,14 @@ def achievement_update(
         # Lock holders in id order (see the lock order above), then move their totals.
         list(holders.order_by("pk").select_for_update().values_list("pk", flat=True))
         moved = holders.update(points=F("points") + delta)
+        periods = period_figures_move_points(locked.pk, delta)
         logger.info(
-            "achievement %s points %s -> %s; %s holders' totals moved",
+            "achievement %s points %s -> %s; %s holders' totals and %s period rows moved",
             locked.code,
             old_points,
             locked.points,
             moved,
+            periods,
         )
     return locked
 
