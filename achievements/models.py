@@ -118,7 +118,13 @@ class PeriodFigure(models.Model):
 
     kind = models.CharField(max_length=5, choices=Kind.choices)
     start = models.DateField(help_text="The period's first day.")
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No database constraint: these rows are derived, written only by the services under the
+    # user's row lock, and deleted with their user by the ORM's cascade (user_delete); a
+    # deferred foreign-key check per row would double the commit of a million-award load.
+    # `rebuild_stats --check` reports any row that does not match a user's awards.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     # A copy of the user's username, which never changes once created: the boards order ties
     # by it, and having it here makes every page of a board one index read with no join.
     username = models.CharField(max_length=150)

@@ -31,6 +31,8 @@ _DIALECTS = {
         "local_day": "CAST(({0} AT TIME ZONE {1}) AS date)",
         # The first day of the day/week/month/year containing it (weeks start on Monday).
         "period_start": "CAST(date_trunc({2}, {0} AT TIME ZONE {1}) AS date)",
+        # The same from a date already in the zone.
+        "date_period_start": "CAST(date_trunc({1}, CAST({0} AS timestamp)) AS date)",
     },
     "sqlite": {
         # SQLite keeps dates as ISO text; julianday() makes them countable.
@@ -39,6 +41,7 @@ _DIALECTS = {
         # Django's own SQLite functions, converting with zoneinfo; stored times are UTC.
         "local_day": "django_datetime_cast_date({0}, {1}, 'UTC')",
         "period_start": "django_date_trunc({2}, {0}, {1}, 'UTC')",
+        "date_period_start": "django_date_trunc({1}, {0}, NULL, NULL)",
     },
 }
 
@@ -239,12 +242,13 @@ def period_figures_move_points(achievement_id: int, delta: int) -> int:
     """Move by `delta` the points of every period row that counts an award of the achievement;
     returns how many rows moved."""
     table = PeriodFigure._meta.db_table
+    # A join from the achievement's awards (their index) to each period row (its unique
+    # index): four row updates per holder, no scan of the period table.
     sql = f"""
-        UPDATE {table} SET points = points + %s
-        WHERE (user_id, kind, start) IN (
-            SELECT p.user_id, p.kind, p.start
-            FROM ({_award_periods_sql("w.achievement_id = %s")}) p
-        )
+        UPDATE {table} SET points = {table}.points + %s
+        FROM ({_award_periods_sql("w.achievement_id = %s")}) p
+        WHERE {table}.user_id = p.user_id AND {table}.kind = p.kind
+            AND {table}.start = p.start
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [delta, *_periods_params(achievement_id)])
@@ -253,14 +257,27 @@ def period_figures_move_points(achievement_id: int, delta: int) -> int:
 
 def _expected_periods_sql() -> str:
     """A CTE named `expected_periods`: every (kind, start, user_id, username,
-    achievements_count, points) the awards give."""
+    achievements_count, points) the awards give. Its one parameter is TIME_ZONE.
+
+    Each award's day is computed once (one zone conversion per award); weeks, months and years
+    are then rolled up from the (user, day) totals."""
+    day = _dialect()["local_day"].format("w.awarded_at", "%s")
+    start = _dialect()["date_period_start"].format("d.day", "k.kind")
     return f"""
-        WITH expected_periods AS (
-            SELECT p.kind, p.start, p.user_id, u.username,
-                   COUNT(*) AS achievements_count, SUM(p.points) AS points
-            FROM ({_award_periods_sql("1 = 1")}) p
-            JOIN {User._meta.db_table} u ON u.id = p.user_id
-            GROUP BY p.kind, p.start, p.user_id, u.username
+        WITH award_days AS (
+            SELECT w.user_id, {day} AS day, COUNT(*) AS achievements_count,
+                   SUM(a.points) AS points
+            FROM {Award._meta.db_table} w
+            JOIN {Achievement._meta.db_table} a ON a.id = w.achievement_id
+            GROUP BY 1, 2
+        ),
+        expected_periods AS (
+            SELECT k.kind, {start} AS start, d.user_id, u.username,
+                   SUM(d.achievements_count) AS achievements_count, SUM(d.points) AS points
+            FROM award_days d
+            CROSS JOIN ({_KINDS_SQL}) k
+            JOIN {User._meta.db_table} u ON u.id = d.user_id
+            GROUP BY 1, 2, 3, 4
         )
     """
 

@@ -133,7 +133,8 @@ def main() -> None:
         for period in ("day", "week", "month", "year", "all"):
             count = get(board_path(by, period, limit=1)).json()["count"]
             middle = get(board_path(by, period, limit=1, offset=count // 2)).json()["results"]
-            first = timed(lambda p=board_path(by, period): get(p))
+            first_page = board_path(by, period)
+            first = timed(lambda p=first_page: get(p))
             around = (None, None)
             if middle:
                 path = board_path(by, period, around=middle[0]["username"])
@@ -174,9 +175,7 @@ def main() -> None:
 
     from django.db.models import Count
 
-    popular = (
-        Achievement.objects.annotate(holders=Count("awards")).order_by("-holders").first()
-    )
+    popular = Achievement.objects.annotate(holders=Count("awards")).order_by("-holders").first()
     periods = PeriodFigure.objects.filter(
         user__in=Award.objects.filter(achievement=popular).values("user_id")
     ).count()

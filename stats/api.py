@@ -5,7 +5,8 @@ from datetime import date
 
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -42,6 +43,7 @@ class StreaksQuery(serializers.Serializer):
 EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9999, 12, 31)
 
 
+@extend_schema_field(OpenApiTypes.DATE)
 class DateParameterField(serializers.Field):
     """A calendar day written YYYY-MM-DD, between 1970-01-01 and 9999-12-31."""
 

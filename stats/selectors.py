@@ -148,7 +148,7 @@ class AroundSlice:
 
 def leaderboard_around(board: QuerySet, by: str, user: User, limit: int) -> AroundSlice:
     """The `limit` rows of `board` (a `leaderboard(...)`) with `user` in the middle, fewer
-    where the board ends; a fixed number of index reads wherever the user stands."""
+    where the board ends; four queries wherever the user stands."""
     figure = LEADERBOARD_FIGURES[by]
     key = "pk" if board.model is User else "user_id"
     mine = board.filter(**{key: user.pk}).first()
@@ -157,7 +157,7 @@ def leaderboard_around(board: QuerySet, by: str, user: User, limit: int) -> Arou
     value, name = mine[figure], mine["username"]
     collated = board.alias(collated_username=BinaryCollate("username"))
     ahead = Q(**{f"{figure}__gt": value}) | Q(**{figure: value, "collated_username__lt": name})
-    position = collated.filter(ahead).count()
+    behind = Q(**{f"{figure}__lt": value}) | Q(**{figure: value, "collated_username__gte": name})
     # Centred: as many rows above as below (one more below for an even limit), so near the
     # top or the bottom of the board the slice is shorter rather than shifted.
     before = (limit - 1) // 2
@@ -165,12 +165,23 @@ def leaderboard_around(board: QuerySet, by: str, user: User, limit: int) -> Arou
     earlier = list(
         collated.filter(ahead).order_by(figure, BinaryCollate("username").desc())[:before]
     )[::-1]
-    behind = Q(**{f"{figure}__lt": value}) | Q(**{figure: value, "collated_username__gte": name})
     later = list(collated.filter(behind)[: after + 1])
-    offset = position - len(earlier)
-    rows = leaderboard_ranked(earlier + later, by, offset, board)
+    rows = earlier + later
+    # One pass for the slice's place, the rank of its first row and the board's size,
+    # counting only columns of the board's index so it can be an index-only scan.
+    counts = collated.order_by().aggregate(
+        position=Count(figure, filter=ahead),
+        above_first=Count(figure, filter=Q(**{f"{figure}__gt": rows[0][figure]})),
+        total=Count(figure),
+    )
+    offset = counts["position"] - len(earlier)
+    ranked, rank = [], 1 + counts["above_first"]
+    for position, row in enumerate(rows, start=offset + 1):
+        if ranked and row[figure] != ranked[-1][figure]:
+            rank = position
+        ranked.append({**row, "rank": rank})
     return AroundSlice(
-        rows=rows, offset=offset, rank=rows[len(earlier)]["rank"], count=board.count()
+        rows=ranked, offset=offset, rank=ranked[len(earlier)]["rank"], count=counts["total"]
     )
 
 

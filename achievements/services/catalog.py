@@ -13,6 +13,7 @@ from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import CODE_MAX_LENGTH, Achievement, Award
 from achievements.queries import period_figures_move_points
+from core.db import statement_timeout_lift
 from core.errors import DomainConflict
 from core.languages import language_codes
 from users.models import User
@@ -109,6 +110,8 @@ def achievement_update(
     locked.save()
     delta = locked.points - old_points
     if delta:
+        # Moving every holder's rows is bulk work: a popular achievement has tens of thousands.
+        statement_timeout_lift()
         holders = User.objects.filter(
             pk__in=Award.objects.filter(achievement=locked).values("user_id")
         )

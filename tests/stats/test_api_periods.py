@@ -352,7 +352,7 @@ def test_around_an_unknown_user_is_a_404(api, ladder):
 
 
 def test_the_around_query_reads_a_fixed_number_of_rows(api, ladder, django_assert_max_num_queries):
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(5):
         get(api, around="p5", period="week")
     with django_assert_max_num_queries(3):
         get(api, period="month")
