@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class AchievementsConfig(AppConfig):
     name = "achievements"
     verbose_name = _("Achievements and awards")
+
+    def ready(self):
+        from achievements.services.figures import user_time_zone_change
+        from users.services import TIME_ZONE_CHANGE_HOOKS
+
+        # A user's streak is counted in their zone: users.services.user_update calls this
+        # in its transaction when the zone changes (users cannot import achievements).
+        if user_time_zone_change not in TIME_ZONE_CHANGE_HOOKS:
+            TIME_ZONE_CHANGE_HOOKS.append(user_time_zone_change)

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.collation import BinaryCollate
 from users.models import User
 
 CODE_MAX_LENGTH = 64
@@ -234,3 +235,66 @@ class Progress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.achievement.code}: {self.steps}"
+
+
+class PeriodFigure(models.Model):
+    """A user's figures over one calendar period (a day, Monday-based week, month or year in
+    the service's TIME_ZONE), counting only awards dated inside it, at current points.
+
+    Derived from the awards and kept exact in the same transaction as every change to them
+    (see achievements.services); `manage.py rebuild_stats --check` verifies them. A row exists
+    only while the user has at least one award in the period.
+    """
+
+    class Kind(models.TextChoices):
+        DAY = "day"
+        WEEK = "week"
+        MONTH = "month"
+        YEAR = "year"
+
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    start = models.DateField(help_text="The period's first day.")
+    # No database constraint: these rows are derived, written only by the services under the
+    # user's row lock, and deleted with their user by the ORM's cascade (user_delete); a
+    # deferred foreign-key check per row would double the commit of a million-award load.
+    # `rebuild_stats --check` reports any row that does not match a user's awards.
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    # A copy of the user's username, which never changes once created: the boards order ties
+    # by it, and having it here makes every page of a board one index read with no join.
+    username = models.CharField(max_length=150)
+    achievements_count = models.PositiveIntegerField()
+    points = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Also the index the write path and the user's cascade delete look rows up by.
+            models.UniqueConstraint(
+                fields=["user", "kind", "start"], name="achievements_period_figure_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(achievements_count__gt=0, points__gt=0),
+                name="achievements_period_figure_positive",
+            ),
+        ]
+        indexes = [
+            # A period's board, by either figure: figure descending, then username by code point.
+            models.Index(
+                "kind",
+                "start",
+                models.F("points").desc(),
+                BinaryCollate("username"),
+                name="periods_by_points",
+            ),
+            models.Index(
+                "kind",
+                "start",
+                models.F("achievements_count").desc(),
+                BinaryCollate("username"),
+                name="periods_by_achievements",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} · {self.kind} {self.start}"

@@ -1,7 +1,12 @@
-"""Raw SQL for the figures kept on each user: counts, points and the longest streak of days.
+"""Raw SQL for the figures kept on each user (counts, points and the longest streak of days)
+and for the per-period figures behind the period leaderboards.
 
 One query, `expected figures`, derives every figure from the awards. The write path runs it for
-one user; `rebuild_stats` runs it for everyone (set-based, one gaps-and-islands pass). Where
+one user; `rebuild_stats` runs it for everyone (set-based, one gaps-and-islands pass). A user's
+days are taken in that user's own `time_zone`, converted inside the database: PostgreSQL with
+`AT TIME ZONE` and its tz database, SQLite with the zoneinfo function Django registers on every
+SQLite connection (`django_datetime_cast_date`). Period figures take days in the service's
+TIME_ZONE. Where
 PostgreSQL and SQLite differ, the two spellings sit side by side in `_DIALECTS`. Values always
 travel as parameters; only table names (from model metadata) are formatted into the text.
 """
@@ -9,11 +14,10 @@ travel as parameters; only table names (from model metadata) are formatted into 
 from dataclasses import dataclass
 from datetime import date
 
+from django.conf import settings
 from django.db import connection
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 
-from achievements.models import Achievement, Award, Progress
+from achievements.models import Achievement, Award, PeriodFigure, Progress
 from users.models import User
 
 _DIALECTS = {
@@ -23,11 +27,21 @@ _DIALECTS = {
             "day - CAST(ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY day) AS integer)"
         ),
         "differs": "IS DISTINCT FROM",
+        # The award's calendar day in the zone named by the second expression.
+        "local_day": "CAST(({0} AT TIME ZONE {1}) AS date)",
+        # The first day of the day/week/month/year containing it (weeks start on Monday).
+        "period_start": "CAST(date_trunc({2}, {0} AT TIME ZONE {1}) AS date)",
+        # The same from a date already in the zone.
+        "date_period_start": "CAST(date_trunc({1}, CAST({0} AS timestamp)) AS date)",
     },
     "sqlite": {
         # SQLite keeps dates as ISO text; julianday() makes them countable.
         "island_key": "julianday(day) - ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY day)",
         "differs": "IS NOT",
+        # Django's own SQLite functions, converting with zoneinfo; stored times are UTC.
+        "local_day": "django_datetime_cast_date({0}, {1}, 'UTC')",
+        "period_start": "django_date_trunc({2}, {0}, {1}, 'UTC')",
+        "date_period_start": "django_date_trunc({1}, {0}, NULL, NULL)",
     },
 }
 
@@ -36,17 +50,16 @@ def _dialect() -> dict:
     return _DIALECTS[connection.vendor]
 
 
-def _award_days_sql(user_id: int | None) -> tuple[str, tuple]:
-    """SQL for the distinct (user_id, day) pairs, the day taken in TIME_ZONE.
-
-    The ORM writes the time-zone conversion, which each backend spells differently.
+def _award_days_sql(user_id: int | None) -> tuple[str, list]:
+    """SQL for the distinct (user_id, day) pairs, each day taken in that user's time zone."""
+    day = _dialect()["local_day"].format("w.awarded_at", "u.time_zone")
+    only_user = "WHERE w.user_id = %s" if user_id is not None else ""
+    sql = f"""
+        SELECT DISTINCT w.user_id, {day} AS day
+        FROM {Award._meta.db_table} w JOIN {User._meta.db_table} u ON u.id = w.user_id
+        {only_user}
     """
-    days = Award.objects.order_by().annotate(
-        day=TruncDate("awarded_at", tzinfo=timezone.get_default_timezone())
-    )
-    if user_id is not None:
-        days = days.filter(user_id=user_id)
-    return days.values("user_id", "day").distinct().query.sql_with_params()
+    return sql, [user_id] if user_id is not None else []
 
 
 def _expected_figures_sql(user_id: int | None) -> tuple[str, list]:
@@ -182,3 +195,179 @@ def progress_fill_from_awards() -> int:
             "WHERE p.user_id = a.user_id AND p.achievement_id = a.achievement_id)"
         )
         return cursor.rowcount
+
+
+# Period figures ------------------------------------------------------------------------------
+
+# Every award counts towards one period of each kind.
+_KINDS_SQL = " UNION ALL ".join(f"SELECT '{kind}' AS kind" for kind in PeriodFigure.Kind.values)
+
+
+def _award_periods_sql(where: str) -> str:
+    """SELECT (kind, start, user_id, points) for every period of every award matching `where`,
+    the periods taken in TIME_ZONE. Its first parameter is TIME_ZONE (`_periods_params`)."""
+    start = _dialect()["period_start"].format("w.awarded_at", "%s", "k.kind")
+    return f"""
+        SELECT k.kind, {start} AS start, w.user_id, a.points
+        FROM {Award._meta.db_table} w
+        JOIN {Achievement._meta.db_table} a ON a.id = w.achievement_id
+        CROSS JOIN ({_KINDS_SQL}) k
+        WHERE {where}
+    """
+
+
+def _periods_params(*params) -> list:
+    return [settings.TIME_ZONE, *params]
+
+
+def period_figures_add(award_id: int) -> None:
+    """Count a new award in the figures of each period it falls in (rows made as needed)."""
+    table = PeriodFigure._meta.db_table
+    sql = f"""
+        INSERT INTO {table} (kind, start, user_id, username, achievements_count, points)
+        SELECT p.kind, p.start, p.user_id, u.username, 1, p.points
+        FROM ({_award_periods_sql("w.id = %s")}) p
+        JOIN {User._meta.db_table} u ON u.id = p.user_id
+        WHERE 1 = 1
+        ON CONFLICT (user_id, kind, start) DO UPDATE SET
+            achievements_count = {table}.achievements_count + 1,
+            points = {table}.points + excluded.points
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _periods_params(award_id))
+
+
+def period_figures_remove(award_id: int, user_id: int) -> None:
+    """Take an award, still in the table, out of the figures of each period it falls in;
+    a period left with no award loses its row."""
+    table = PeriodFigure._meta.db_table
+    periods = f"""
+        user_id = %s AND (kind, start) IN (
+            SELECT p.kind, p.start FROM ({_award_periods_sql("w.id = %s")}) p
+        )
+    """
+    params = [user_id, *_periods_params(award_id)]
+    with connection.cursor() as cursor:
+        # The last award of a period removes the row (a zero row would break the check).
+        cursor.execute(f"DELETE FROM {table} WHERE achievements_count = 1 AND {periods}", params)
+        cursor.execute(
+            f"""
+            UPDATE {table} SET
+                achievements_count = achievements_count - 1,
+                points = points - (
+                    SELECT a.points FROM {Award._meta.db_table} w
+                    JOIN {Achievement._meta.db_table} a ON a.id = w.achievement_id
+                    WHERE w.id = %s
+                )
+            WHERE {periods}
+            """,
+            [award_id, *params],
+        )
+
+
+def period_figures_move_points(achievement_id: int, delta: int) -> int:
+    """Move by `delta` the points of every period row that counts an award of the achievement;
+    returns how many rows moved."""
+    table = PeriodFigure._meta.db_table
+    # A join from the achievement's awards (their index) to each period row (its unique
+    # index): four row updates per holder, no scan of the period table.
+    sql = f"""
+        UPDATE {table} SET points = {table}.points + %s
+        FROM ({_award_periods_sql("w.achievement_id = %s")}) p
+        WHERE {table}.user_id = p.user_id AND {table}.kind = p.kind
+            AND {table}.start = p.start
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [delta, *_periods_params(achievement_id)])
+        return cursor.rowcount
+
+
+def _expected_periods_sql() -> str:
+    """A CTE named `expected_periods`: every (kind, start, user_id, username,
+    achievements_count, points) the awards give. Its one parameter is TIME_ZONE.
+
+    Each award's day is computed once (one zone conversion per award); weeks, months and years
+    are then rolled up from the (user, day) totals."""
+    day = _dialect()["local_day"].format("w.awarded_at", "%s")
+    start = _dialect()["date_period_start"].format("d.day", "k.kind")
+    return f"""
+        WITH award_days AS (
+            SELECT w.user_id, {day} AS day, COUNT(*) AS achievements_count,
+                   SUM(a.points) AS points
+            FROM {Award._meta.db_table} w
+            JOIN {Achievement._meta.db_table} a ON a.id = w.achievement_id
+            GROUP BY 1, 2
+        ),
+        expected_periods AS (
+            SELECT k.kind, {start} AS start, d.user_id, u.username,
+                   SUM(d.achievements_count) AS achievements_count, SUM(d.points) AS points
+            FROM award_days d
+            CROSS JOIN ({_KINDS_SQL}) k
+            JOIN {User._meta.db_table} u ON u.id = d.user_id
+            GROUP BY 1, 2, 3, 4
+        )
+    """
+
+
+def period_figures_rebuild_all() -> None:
+    """Replace every period row with the ones the awards give, set-based."""
+    table = PeriodFigure._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (kind, start, user_id, username, achievements_count, points)
+            {_expected_periods_sql()}
+            SELECT kind, start, user_id, username, achievements_count, points
+            FROM expected_periods
+            """,
+            _periods_params(),
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {table}")
+
+
+@dataclass(frozen=True)
+class PeriodMismatch:
+    """A period row that is missing, extra or differs from what the awards give."""
+
+    username: str
+    kind: str
+    start: date
+    stored: dict | None
+    expected: dict | None
+
+
+_PERIOD_FIGURES = ("username", "achievements_count", "points")
+
+
+def period_figures_mismatches() -> list[PeriodMismatch]:
+    """Every period row that differs from the awards (missing, extra or with other figures)."""
+    table = PeriodFigure._meta.db_table
+    differs = _dialect()["differs"]
+    condition = " OR ".join(f"s.{f} {differs} e.{f}" for f in _PERIOD_FIGURES)
+    sql = f"""
+        {_expected_periods_sql()}
+        SELECT COALESCE(e.username, s.username), COALESCE(e.kind, s.kind),
+               COALESCE(e.start, s.start), s.user_id IS NOT NULL, e.user_id IS NOT NULL,
+               s.username, s.achievements_count, s.points,
+               e.username, e.achievements_count, e.points
+        FROM {table} s
+        FULL OUTER JOIN expected_periods e
+            ON e.user_id = s.user_id AND e.kind = s.kind AND e.start = s.start
+        WHERE s.user_id IS NULL OR e.user_id IS NULL OR {condition}
+        ORDER BY 1, 2, 3
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _periods_params())
+        rows = cursor.fetchall()
+    return [
+        PeriodMismatch(
+            username=row[0],
+            kind=row[1],
+            start=_normalize([row[2]])[0],
+            stored=dict(zip(_PERIOD_FIGURES, row[5:8], strict=True)) if row[3] else None,
+            expected=dict(zip(_PERIOD_FIGURES, row[8:11], strict=True)) if row[4] else None,
+        )
+        for row in rows
+    ]

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, PeriodFigure
 from achievements.services.awards import award_grant
 from achievements.services.bulk import awards_bulk_load
 from achievements.services.catalog import achievement_create
@@ -248,7 +248,7 @@ def bench_seed(
     # Past award_grant on purpose, and the figures rebuilt set-based: see awards_bulk_load.
     report.awards_created += awards_bulk_load(rows())
     progress("figures", 1, 1)
-    vacuum_analyze(Award, User)
+    vacuum_analyze(Award, User, PeriodFigure)
     logger.info(
         "benchmark data: %s users and %s awards added", report.users_created, report.awards_created
     )

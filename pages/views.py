@@ -8,6 +8,8 @@ Hidden achievements show their locked texts to visitors without credentials
 (achievements.hidden), except on the page of a user who holds them.
 """
 
+import re
+from contextlib import suppress
 from datetime import date, timedelta
 from functools import wraps
 
@@ -16,7 +18,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from achievements.hidden import achievement_texts, request_has_credentials
@@ -164,9 +166,38 @@ def home(request: HttpRequest) -> HttpResponse:
     return _render(request, "pages/home.html", context)
 
 
+# The period tabs, in the order shown; "all" is all time.
+PERIOD_TABS = (
+    ("day", _("Today")),
+    ("week", _("This week")),
+    ("month", _("This month")),
+    ("year", _("This year")),
+    ("all", _("All time")),
+)
+PERIOD_ENDS = {
+    "day": lambda start: start,
+    "week": lambda start: start + timedelta(days=6),
+    "month": lambda start: (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    - timedelta(days=1),
+    "year": lambda start: start.replace(month=12, day=31),
+}
+
+
+def _day_param(request: HttpRequest) -> date:
+    """`?date=` as YYYY-MM-DD, or today in TIME_ZONE when it is missing or not a date."""
+    raw = request.GET.get("date", "")
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+        with suppress(ValueError):
+            day = date.fromisoformat(raw)
+            if day.year >= 1970:
+                return day
+    return timezone.localdate()
+
+
 @page_view
 def leaderboard(request: HttpRequest) -> HttpResponse:
-    """Every user ranked by points or by achievement count, a page at a time."""
+    """Users ranked by points or by achievement count, over all time or a period containing
+    `?date=`, a page at a time or (`?around=`) around one user."""
     by = request.GET.get("by")
     notice = None
     if by not in stats.LEADERBOARD_FIGURES:
@@ -175,17 +206,42 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
                 "asked": by
             }
         by = "points"
-    page = _paginate(request, stats.leaderboard(by))
-    offset = (page.number - 1) * page.paginator.per_page
+    period = request.GET.get("period")
+    if period not in stats.PERIODS:
+        period = "all"
+    day = _day_param(request)
+    board = stats.leaderboard(by, period, day)
     context = {
         "nav": "leaderboard",
         "notice": notice,
         "by": by,
-        "page": page,
-        "rows": stats.leaderboard_ranked(list(page.object_list), by, offset),
+        "period": period,
+        "date": day,
         "by_points_url": _query_without(request, "page", "by") or "?",
         "by_achievements_url": _query_without(request, "page", by="achievements"),
+        "period_tabs": [
+            (name, label, _query_without(request, "page", period=name))
+            for name, label in PERIOD_TABS
+        ],
+        "full_board_url": _query_without(request, "page", "around") or "?",
     }
+    if period != "all":
+        start = stats.period_start(period, day)
+        context.update(start=start, end=PERIOD_ENDS[period](start))
+    around = request.GET.get("around", "")
+    if around:
+        try:
+            user = user_get(around[:USERNAME_MAX_LENGTH])
+        except User.DoesNotExist:
+            return _not_found(request, missing_username=around[:USERNAME_MAX_LENGTH])
+        found = stats.leaderboard_around(board, by, user, PAGE_SIZE)
+        context.update(around=user.username, rows=found.rows, around_rank=found.rank, page=None)
+    else:
+        page = _paginate(request, board)
+        offset = (page.number - 1) * page.paginator.per_page
+        context.update(
+            page=page, rows=stats.leaderboard_ranked(list(page.object_list), by, offset, board)
+        )
     return _render(request, "pages/leaderboard.html", context)
 
 

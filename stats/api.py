@@ -1,13 +1,19 @@
 """`/api/v1/stats/...`: read-only answers, exact at every moment, public."""
 
+import re
+from datetime import date
+
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, permissions, serializers
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from rest_framework import exceptions, generics, permissions, serializers
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from core.errors import error_responses
-from core.fields import DigitsField
+from core.fields import DigitsField, StrictCharField
 from core.languages import LANG_PARAMETER, LanguageMixin
 from core.pagination import Pagination
 from stats import selectors
@@ -20,7 +26,8 @@ from stats.serializers import (
     StreakSerializer,
     SummarySerializer,
 )
-from users.models import User
+from users.models import USERNAME_MAX_LENGTH, USERNAME_REGEX, User
+from users.selectors import user_get
 
 
 class StreaksQuery(serializers.Serializer):
@@ -32,8 +39,55 @@ class StreaksQuery(serializers.Serializer):
     )
 
 
+# Any day a period can be asked about; earlier ones hold no awards, later ones overflow.
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9999, 12, 31)
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class DateParameterField(serializers.Field):
+    """A calendar day written YYYY-MM-DD, between 1970-01-01 and 9999-12-31."""
+
+    default_error_messages = {
+        "invalid": "Enter a date as YYYY-MM-DD.",
+        "range": f"Enter a date between {EARLIEST_DATE} and {LATEST_DATE}.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", data):
+            self.fail("invalid")
+        try:
+            day = date.fromisoformat(data)
+        except ValueError:
+            self.fail("invalid")
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            self.fail("range")
+        return day
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
 class LeaderboardQuery(serializers.Serializer):
     by = serializers.ChoiceField(choices=list(selectors.LEADERBOARD_FIGURES), default="points")
+    period = serializers.ChoiceField(
+        choices=list(selectors.PERIODS),
+        default="all",
+        help_text="all, or the day, week (from Monday), month or year containing `date`.",
+    )
+    date = DateParameterField(
+        required=False, help_text="YYYY-MM-DD in the service's TIME_ZONE; default today."
+    )
+    around = StrictCharField(
+        required=False,
+        max_length=USERNAME_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text="A username: the slice of the board with that user in the middle.",
+    )
+
+    def validate_around(self, value):
+        if not re.fullmatch(USERNAME_REGEX, value):
+            raise serializers.ValidationError("Enter a username.")
+        return value
 
 
 def _query(serializer_class, request) -> dict:
@@ -102,15 +156,67 @@ class LeaderboardView(StatsListView):
     serializer_class = LeaderboardRowSerializer
 
     @extend_schema(
-        summary="Users ranked by points or achievements",
+        summary="Users ranked by points or achievements, all time or over a period",
+        description=(
+            "With `around=<username>`: the `limit` rows with that user in the middle, and "
+            "`rank`, the user's rank (null, with no results, when they are not on the board)."
+        ),
         parameters=[LeaderboardQuery],
-        responses={200: LeaderboardRowSerializer(many=True), **error_responses(400)},
+        responses={
+            200: inline_serializer(
+                "LeaderboardPage",
+                {
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "rank": serializers.IntegerField(
+                        allow_null=True, required=False, help_text="Only with `around`."
+                    ),
+                    "results": LeaderboardRowSerializer(many=True),
+                },
+            ),
+            **error_responses(400, 404),
+        },
     )
     def get(self, request, *args, **kwargs):
-        by = _query(LeaderboardQuery, request)["by"]
-        page = self.paginate_queryset(selectors.leaderboard(by))
-        ranked = selectors.leaderboard_ranked(page, by, self.paginator.offset)
+        query = _query(LeaderboardQuery, request)
+        by, period = query["by"], query["period"]
+        board = selectors.leaderboard(by, period, query.get("date") or timezone.localdate())
+        if "around" in query:
+            return self._around(board, by, query["around"])
+        page = self.paginate_queryset(board)
+        ranked = selectors.leaderboard_ranked(page, by, self.paginator.offset, board)
         return self.get_paginated_response(self.get_serializer(ranked, many=True).data)
+
+    def _around(self, board, by: str, username: str) -> Response:
+        try:
+            user = user_get(username)
+        except User.DoesNotExist:
+            raise exceptions.NotFound("No user with that username.") from None
+        limit = self.paginator.get_limit(self.request)
+        around = selectors.leaderboard_around(board, by, user, limit)
+        end = around.offset + len(around.rows)
+        # next/previous page on from the slice, without `around`, as the plain board pages.
+        url = self.request.build_absolute_uri()
+        previous_limit = min(limit, around.offset)
+        return Response(
+            {
+                "count": around.count,
+                "next": _page_url(url, limit, end) if end < around.count else None,
+                "previous": _page_url(url, previous_limit, around.offset - previous_limit)
+                if previous_limit
+                else None,
+                "rank": around.rank,
+                "results": self.get_serializer(around.rows, many=True).data,
+            }
+        )
+
+
+def _page_url(url: str, limit: int, offset: int) -> str:
+    without_around = remove_query_param(url, "around")
+    return replace_query_param(
+        replace_query_param(without_around, "limit", limit), "offset", offset
+    )
 
 
 class AchievementStatsView(LanguageMixin, StatsListView):

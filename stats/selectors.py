@@ -4,19 +4,21 @@ Every function runs a fixed number of indexed queries, whatever the number of us
 Ties are broken by username in code point order, the same on every database.
 """
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, PeriodFigure
 from core.collation import BinaryCollate
 from stats.queries import min_points_gap_row
 from users.models import User
 
 BRIEF_FIELDS = ("username", "achievements_count", "points")
 LEADERBOARD_FIGURES = {"points": "points", "achievements": "achievements_count"}
+PERIODS = ("all", *PeriodFigure.Kind.values)
 DEFAULT_STREAK_DAYS = 7
 MIN_STREAK_DAYS, MAX_STREAK_DAYS = 2, 3650
 
@@ -41,11 +43,6 @@ def _tied_at_top(figure: str, limit: int | None = None) -> tuple[int, list[dict]
 def _leaders(figure: str) -> dict:
     top, users, _count = _tied_at_top(figure)
     return {figure: top, "users": users}
-
-
-def _rank_of(figure: str, value: int) -> int:
-    """The standard competition rank of `value`: one more than the users above it."""
-    return 1 + User.objects.filter(**{f"{figure}__gt": value}).count()
 
 
 def most_achievements() -> dict:
@@ -97,27 +94,97 @@ def streaks_at_least(days: int) -> QuerySet[User]:
     )
 
 
-def leaderboard(by: str) -> QuerySet[User]:
-    """All users by points or by achievement count, highest first, then by username."""
+def period_start(period: str, day: date) -> date:
+    """The first day of the day, week (from Monday), month or year that contains `day`."""
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "year":
+        return day.replace(month=1, day=1)
+    return day
+
+
+def leaderboard(by: str, period: str = "all", day: date | None = None) -> QuerySet:
+    """The users on a board, highest first, then by username: every user for `all`; for
+    another period, those with an award in the one containing `day`, with their figures over
+    it (read from the period rows achievements.services keeps)."""
     figure = LEADERBOARD_FIGURES[by]
-    return User.objects.order_by(f"-{figure}", BinaryCollate("username")).values(*BRIEF_FIELDS)
+    if period == "all":
+        board = User.objects.all()
+    else:
+        board = PeriodFigure.objects.filter(kind=period, start=period_start(period, day))
+    return board.order_by(f"-{figure}", BinaryCollate("username")).values(*BRIEF_FIELDS)
 
 
-def leaderboard_ranked(rows: list[dict], by: str, offset: int) -> list[dict]:
-    """Add standard competition ranks (1, 2, 2, 4) to the page of `leaderboard(by)` rows that
-    starts at position `offset`."""
+def leaderboard_ranked(
+    rows: list[dict], by: str, offset: int, board: QuerySet | None = None
+) -> list[dict]:
+    """Add standard competition ranks (1, 2, 2, 4) to the page of a board's rows (`board`,
+    default the all-time `leaderboard(by)`) that starts at position `offset`."""
     if not rows:
         return rows
     figure = LEADERBOARD_FIGURES[by]
+    board = leaderboard(by) if board is None else board
     # Only the first row needs the database (it may sit inside a tie that began on an earlier
     # page): its rank is one more than the number of users above it.
-    rank = _rank_of(figure, rows[0][figure])
+    rank = 1 + board.filter(**{f"{figure}__gt": rows[0][figure]}).count()
     ranked = []
     for position, row in enumerate(rows, start=offset + 1):
         if ranked and row[figure] != ranked[-1][figure]:
             rank = position
         ranked.append({**row, "rank": rank})
     return ranked
+
+
+@dataclass(frozen=True)
+class AroundSlice:
+    """A slice of a board around one user: its rows with ranks, where it starts, the user's
+    rank (None when the user is not on the board) and how many rows the board has."""
+
+    rows: list[dict]
+    offset: int
+    rank: int | None
+    count: int
+
+
+def leaderboard_around(board: QuerySet, by: str, user: User, limit: int) -> AroundSlice:
+    """The `limit` rows of `board` (a `leaderboard(...)`) with `user` in the middle, fewer
+    where the board ends; four queries wherever the user stands."""
+    figure = LEADERBOARD_FIGURES[by]
+    key = "pk" if board.model is User else "user_id"
+    mine = board.filter(**{key: user.pk}).first()
+    if mine is None:
+        return AroundSlice(rows=[], offset=0, rank=None, count=0)
+    value, name = mine[figure], mine["username"]
+    collated = board.alias(collated_username=BinaryCollate("username"))
+    ahead = Q(**{f"{figure}__gt": value}) | Q(**{figure: value, "collated_username__lt": name})
+    behind = Q(**{f"{figure}__lt": value}) | Q(**{figure: value, "collated_username__gte": name})
+    # Centred: as many rows above as below (one more below for an even limit), so near the
+    # top or the bottom of the board the slice is shorter rather than shifted.
+    before = (limit - 1) // 2
+    after = limit - 1 - before
+    earlier = list(
+        collated.filter(ahead).order_by(figure, BinaryCollate("username").desc())[:before]
+    )[::-1]
+    later = list(collated.filter(behind)[: after + 1])
+    rows = earlier + later
+    # One pass for the slice's place, the rank of its first row and the board's size,
+    # counting only columns of the board's index so it can be an index-only scan.
+    counts = collated.order_by().aggregate(
+        position=Count(figure, filter=ahead),
+        above_first=Count(figure, filter=Q(**{f"{figure}__gt": rows[0][figure]})),
+        total=Count(figure),
+    )
+    offset = counts["position"] - len(earlier)
+    ranked, rank = [], 1 + counts["above_first"]
+    for position, row in enumerate(rows, start=offset + 1):
+        if ranked and row[figure] != ranked[-1][figure]:
+            rank = position
+        ranked.append({**row, "rank": rank})
+    return AroundSlice(
+        rows=ranked, offset=offset, rank=ranked[len(earlier)]["rank"], count=counts["total"]
+    )
 
 
 def holders_percent(holders: int, users: int) -> float:
@@ -134,7 +201,7 @@ def leaders_top(by: str, limit: int) -> dict:
 def user_rank(user: User, by: str = "points") -> int:
     """The user's standard competition rank (1, 2, 2, 4) by points or by achievement count."""
     figure = LEADERBOARD_FIGURES[by]
-    return _rank_of(figure, getattr(user, figure))
+    return 1 + User.objects.filter(**{f"{figure}__gt": getattr(user, figure)}).count()
 
 
 def achievement_catalog(order: str = "rarest") -> list[Achievement]:

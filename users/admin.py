@@ -2,11 +2,12 @@
 one extend `UserAdmin.inlines` and `UserAdmin.actions` (achievements adds the awards inlines
 and the bulk-award action) instead of registering the model again."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
-from users.models import User
+from users.models import User, default_time_zone, time_zone_names
 from users.services import user_create, user_delete, user_update
 
 
@@ -15,6 +16,7 @@ class UserAdmin(admin.ModelAdmin):
     list_display = [
         "username",
         "language",
+        "time_zone",
         "achievements_count_display",
         "points_display",
         "longest_streak",
@@ -56,15 +58,29 @@ class UserAdmin(admin.ModelAdmin):
     def achievements_count_display(self, obj):
         return number_format(obj.achievements_count, force_grouping=True)
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "time_zone":
+            # A list to pick from: a mistyped zone name cannot reach the save.
+            return forms.ChoiceField(
+                choices=[(name, name) for name in sorted(time_zone_names())],
+                initial=default_time_zone,
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request, obj=None):
         # The username is the key integrations use in URLs: it does not change once created.
         return ["username", *self.readonly_fields] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
-            user_update(user=obj, language=obj.language)
+            # user_update compares with the stored zone and recomputes the streak on a change.
+            user_update(user=obj, language=obj.language, time_zone=obj.time_zone)
         else:
-            created = user_create(username=obj.username, language=obj.language)
+            created = user_create(
+                username=obj.username, language=obj.language, time_zone=obj.time_zone
+            )
             obj.pk, obj.created_at = created.pk, created.created_at
 
     def delete_model(self, request, obj):

@@ -46,7 +46,7 @@ def user_or_404(username: str) -> User:
         responses={201: UserSerializer, **error_responses(400, 401, 403)},
     ),
     partial_update=extend_schema(
-        summary="Change a user's language",
+        summary="Change a user's language or time zone",
         parameters=[USERNAME_PARAMETER],
         request=UserUpdateSerializer,
         responses={200: UserSerializer, **error_responses(400, 401, 403, 404)},

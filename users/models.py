@@ -1,7 +1,11 @@
 """The people who earn achievements. They are not login accounts: operators and integrations
 authenticate as Django's own `auth.User`."""
 
+import zoneinfo
+from functools import cache
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -31,6 +35,27 @@ validate_username_not_only_dots = RegexValidator(
 # one of them not a dot (no lookahead, which not every schema tool supports).
 USERNAME_PATTERN = r"^[A-Za-z0-9@.+_-]*[A-Za-z0-9@+_-][A-Za-z0-9@.+_-]*$"
 
+TIME_ZONE_MAX_LENGTH = 64
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA zone name zoneinfo knows (computed once: it reads the tz database)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(value: str) -> None:
+    """Accept an IANA time zone name such as "Europe/Moscow" or "UTC"."""
+    # The listed names only: ZoneInfo() itself would also open stray files of the tz database.
+    if value not in time_zone_names():
+        raise ValidationError(
+            "Enter an IANA time zone name, such as Europe/Moscow or UTC.", code="invalid_time_zone"
+        )
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
 
 class User(models.Model):
     """Someone who earns achievements, with figures kept exact by `achievements.services`."""
@@ -45,6 +70,14 @@ class User(models.Model):
     )
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    # The user's calendar days (streaks) are counted in this zone; period boards are not.
+    time_zone = models.CharField(
+        max_length=TIME_ZONE_MAX_LENGTH,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        verbose_name=_("time zone"),
+        help_text=_("IANA time zone name; this user's streak days are counted in it."),
     )
     created_at = models.DateTimeField(_("joined"), default=timezone.now, editable=False)
 

@@ -1,6 +1,13 @@
-"""Every change to a user goes through these functions (API, admin and commands alike)."""
+"""Every change to a user goes through these functions (API, admin and commands alike).
+
+A user's stored streak is counted in their time zone, but the streak is computed by the
+achievements app, which sits above this one and cannot be imported here. So apps above register
+a function in `TIME_ZONE_CHANGE_HOOKS` (achievements does in its AppConfig.ready); `user_update`
+calls each one inside its transaction, with the user's row held, after saving the new zone.
+"""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -14,14 +21,23 @@ logger = logging.getLogger(__name__)
 
 USERNAME_TAKEN = "A user with that username already exists."
 
+# Called as hook(user) after a user's time zone changed, in the same transaction.
+TIME_ZONE_CHANGE_HOOKS: list[Callable[[User], None]] = []
+
 
 @transaction.atomic
 def user_create(
-    *, username: str, language: str = settings.LANGUAGE_CODE, created_at: datetime | None = None
+    *,
+    username: str,
+    language: str = settings.LANGUAGE_CODE,
+    time_zone: str | None = None,
+    created_at: datetime | None = None,
 ) -> User:
     """Create a user with zero figures; raise ValidationError naming the field that is wrong.
     `created_at` (default now) lets seeding give demo users a past that fits their awards."""
     user = User(username=username, language=language)
+    if time_zone is not None:
+        user.time_zone = time_zone
     if created_at is not None:
         user.created_at = created_at
     # The case-insensitive rule is a database constraint; checking it here names the field.
@@ -34,20 +50,27 @@ def user_create(
     except IntegrityError as exc:
         # Lost a race with a concurrent create of the same name in another case.
         raise ValidationError({"username": [USERNAME_TAKEN]}) from exc
-    logger.info("user created: %s (%s)", user.username, user.language)
+    logger.info("user created: %s (%s, %s)", user.username, user.language, user.time_zone)
     return user
 
 
 @transaction.atomic
-def user_update(*, user: User, language: str) -> User:
-    """Change a user's language; raise ValidationError if it is not a configured language."""
+def user_update(*, user: User, language: str | None = None, time_zone: str | None = None) -> User:
+    """Change a user's language and/or time zone; raise ValidationError naming a wrong field.
+    A new time zone recomputes the user's figures (streak days) in the same transaction."""
     # Hold the row first: a concurrent delete then waits for this change, or has already won
     # and this raises User.DoesNotExist instead of updating nothing.
-    User.objects.select_for_update().get(pk=user.pk)
-    user.language = language
+    stored = User.objects.select_for_update().get(pk=user.pk)
+    if language is not None:
+        user.language = language
+    if time_zone is not None:
+        user.time_zone = time_zone
     user.full_clean(validate_constraints=False, exclude=["username"])
-    user.save(update_fields=["language"])
-    logger.info("user %s now reads in %s", user.username, user.language)
+    user.save(update_fields=["language", "time_zone"])
+    logger.info("user %s now reads in %s, zone %s", user.username, user.language, user.time_zone)
+    if user.time_zone != stored.time_zone:
+        for hook in TIME_ZONE_CHANGE_HOOKS:
+            hook(user)
     return user
 
 

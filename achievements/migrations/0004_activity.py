@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('achievements', '0002_progress_hidden'),
+        ('achievements', '0003_period_figures'),
     ]
 
     operations = [

@@ -1,7 +1,9 @@
 """Every grant and revocation goes through these functions.
 
 The API, the admin, the management commands and the demo seeding all call them, so the rules
-and the users' stored figures (count, points, longest streak) cannot drift between write paths.
+and the stored figures cannot drift between write paths: each user's count, points and longest
+streak, and the per-period figures (PeriodFigure: one row per user and day, week, month and
+year with an award) that the period leaderboards read.
 
 The lock order, followed by every write in the project so that concurrent writes cannot
 deadlock:
@@ -17,7 +19,9 @@ deadlock:
 A grant or revocation therefore serializes with other writes to the same user, and a points
 or goal change waits for grants and progress of that achievement in flight (and they for it).
 Every award has a progress row at the goal: a grant sets it there, a revocation removes it
-(steps back to 0).
+(steps back to 0). Period rows belong to their user: they are written only while that user's
+row is held, so they need no lock of their own (a points change holds every holder's row
+before moving their period rows).
 
 Every grant and revocation writes one activity entry in its own transaction. Feed ids come from
 a sequence at insert time, so without the feed lock a reader could see id 6 commit while id 5 is
@@ -36,7 +40,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award, Progress
-from achievements.queries import figures_refresh
+from achievements.queries import figures_refresh, period_figures_add, period_figures_remove
 from core.db import advisory_lock_xact, row_lock_shared_values
 from users.models import User
 
@@ -156,6 +160,7 @@ def award_grant(
     )
     _progress_complete(user=user, achievement=achievement)
     figures_refresh(user.pk)
+    period_figures_add(award.pk)
     _activity_record(Activity.GRANTED, user=user, achievement=achievement, at=awarded_at, by=by)
     _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
     return award, True
@@ -197,9 +202,12 @@ def award_revoke(
         )
     achievement_lock_shared(achievement)
     user_lock(user)
-    deleted, _ = Award.objects.filter(user=user, achievement=achievement).delete()
-    if not deleted:
+    award = Award.objects.filter(user=user, achievement=achievement).first()
+    if award is None:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
+    # While the award is still there: its periods are computed from it.
+    period_figures_remove(award.pk, user.pk)
+    award.delete()
     # Steps back to 0: the user starts over toward it.
     Progress.objects.filter(user=user, achievement=achievement).delete()
     figures_refresh(user.pk)

@@ -2,10 +2,10 @@
 
 Benchmark data runs to a million awards; granting them one by one (a lock, an insert and a
 figures refresh each) would take hours. So this path inserts them set-based (COPY on
-PostgreSQL) and then rebuilds every user's figures set-based, holding every user row (the
-documented lock order) so nothing commits in between. It logs no per-award audit line, writes
-no activity entries (so no webhooks fire: the rows are loaded history, not changes happening
-now) and is for loading data, never for serving a request.
+PostgreSQL) and then rebuilds every user's figures and every period's figures set-based,
+holding every user row (the documented lock order) so nothing commits in between. It logs no
+per-award audit line, writes no activity entries (so no webhooks fire: the rows are loaded
+history, not changes happening now) and is for loading data, never for serving a request.
 """
 
 import logging
@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from achievements.models import Award
-from achievements.queries import progress_fill_from_awards
+from achievements.queries import period_figures_rebuild_all, progress_fill_from_awards
 from achievements.services.figures import figures_rebuild
 from core.db import statement_timeout_lift
 from users.models import User
@@ -58,13 +58,15 @@ def _insert(rows: Iterable[tuple[int, int, datetime]]) -> None:
 @transaction.atomic
 def awards_bulk_load(rows: Iterable[tuple[int, int, datetime]]) -> int:
     """Insert (user_id, achievement_id, awarded_at) rows, skipping pairs already held, then
-    make every user's figures exact again; returns how many awards were added."""
+    make every user's and every period's figures exact again; returns how many awards were
+    added."""
     statement_timeout_lift()
     before = Award.objects.count()
     _insert(rows)
     added = Award.objects.count() - before
     # Held achievements' progress sits at the goal, as after award_grant.
     progress_fill_from_awards()
-    figures_rebuild()
+    figures_rebuild()  # holds every user row until commit
+    period_figures_rebuild_all()
     logger.info("bulk load: %s awards added", added)
     return added

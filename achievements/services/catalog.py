@@ -12,7 +12,9 @@ from django.utils.text import slugify
 from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import CODE_MAX_LENGTH, MIN_GOAL, Achievement, Award
+from achievements.queries import period_figures_move_points
 from achievements.selectors import achievement_goal_frozen
+from core.db import statement_timeout_lift
 from core.errors import DomainConflict
 from core.languages import language_codes
 from users.models import User
@@ -157,9 +159,9 @@ def achievement_update(
     goal: int | None = None,
     hidden: bool | None = None,
 ) -> Achievement:
-    """Change points, goal, visibility and texts. A points change moves every holder's total
-    in the same transaction; a goal change is refused (GoalFrozen) once anyone has progress
-    toward it or holds it."""
+    """Change points, goal, visibility and texts. A points change moves every holder's total,
+    and every period figure that counts the award, in the same transaction; a goal change is
+    refused (GoalFrozen) once anyone has progress toward it or holds it."""
     locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
     old_points = locked.points
     if points is not None:
@@ -183,18 +185,22 @@ def achievement_update(
     locked.save()
     delta = locked.points - old_points
     if delta:
+        # Moving every holder's rows is bulk work: a popular achievement has tens of thousands.
+        statement_timeout_lift()
         holders = User.objects.filter(
             pk__in=Award.objects.filter(achievement=locked).values("user_id")
         )
         # Lock holders in id order (see the lock order above), then move their totals.
         list(holders.order_by("pk").select_for_update().values_list("pk", flat=True))
         moved = holders.update(points=F("points") + delta)
+        periods = period_figures_move_points(locked.pk, delta)
         logger.info(
-            "achievement %s points %s -> %s; %s holders' totals moved",
+            "achievement %s points %s -> %s; %s holders' totals and %s period rows moved",
             locked.code,
             old_points,
             locked.points,
             moved,
+            periods,
         )
     return locked
 

@@ -1,14 +1,32 @@
-"""Checking and rebuilding every user's stored figures from the awards, set-based."""
+"""Checking and rebuilding the stored figures (each user's and each period's) from the
+awards, set-based; and recomputing one user's figures when their time zone changes."""
 
 import logging
 
 from django.db import transaction
 
-from achievements.queries import FigureMismatch, figures_mismatches, figures_refresh
+from achievements.queries import (
+    FigureMismatch,
+    PeriodMismatch,
+    figures_mismatches,
+    figures_refresh,
+    period_figures_mismatches,
+    period_figures_rebuild_all,
+)
 from core.db import statement_timeout_lift
 from users.models import User
 
 logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def user_time_zone_change(user: User) -> None:
+    """Recompute the user's figures after their time zone changed (their streak days move).
+
+    Registered in users.services.TIME_ZONE_CHANGE_HOOKS, so `user_update` runs it in its own
+    transaction with the user's row held. Period figures take days in the service's zone and
+    do not move."""
+    figures_refresh(user.pk)
 
 
 @transaction.atomic
@@ -19,8 +37,16 @@ def figures_check() -> list[FigureMismatch]:
 
 
 @transaction.atomic
+def period_figures_check() -> list[PeriodMismatch]:
+    """Every period row that is missing, extra or differs from the awards; changes nothing."""
+    statement_timeout_lift()
+    return period_figures_mismatches()
+
+
+@transaction.atomic
 def figures_rebuild() -> list[FigureMismatch]:
-    """Recompute every user's figures from the awards, set-based; return what was wrong."""
+    """Recompute every user's figures from the awards, set-based; return what was wrong.
+    (Period figures: `period_figures_rebuild`.)"""
     statement_timeout_lift()
     # Hold every user (ascending id, the documented order) so no grant commits figures that
     # this rebuild would then overwrite with what it computed before.
@@ -30,4 +56,17 @@ def figures_rebuild() -> list[FigureMismatch]:
         figures_refresh(None)
     # Not an error in itself: after a bulk load every loaded user's figures are expected to change.
     logger.info("figures rebuilt from the awards: %s user(s) updated", len(mismatches))
+    return mismatches
+
+
+@transaction.atomic
+def period_figures_rebuild() -> list[PeriodMismatch]:
+    """Rebuild every period row from the awards, set-based; return what was wrong."""
+    statement_timeout_lift()
+    # Every user row held, as in figures_rebuild: no grant commits period rows in between.
+    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
+    mismatches = period_figures_mismatches()
+    if mismatches:
+        period_figures_rebuild_all()
+    logger.info("period figures rebuilt: %s row(s) corrected", len(mismatches))
     return mismatches

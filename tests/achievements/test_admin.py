@@ -168,6 +168,7 @@ def test_the_user_page_awards_and_revokes_through_its_inlines(admin_client, gran
         f"{USERS}{ann.pk}/change/",
         {
             "language": "en",
+            "time_zone": "UTC",
             "awards-TOTAL_FORMS": "1",
             "awards-INITIAL_FORMS": "1",
             "awards-MIN_NUM_FORMS": "0",
@@ -202,7 +203,8 @@ def test_adding_a_user_whose_name_is_taken_in_another_case_is_refused(admin_clie
     UserFactory(username="Alice")
 
     response = admin_client.post(
-        f"{USERS}add/", {"username": "alice", "language": "en", **no_inline_rows()}
+        f"{USERS}add/",
+        {"username": "alice", "language": "en", "time_zone": "UTC", **no_inline_rows()},
     )
 
     assert response.status_code == 200
@@ -212,7 +214,8 @@ def test_adding_a_user_whose_name_is_taken_in_another_case_is_refused(admin_clie
 
 def test_adding_a_user_in_the_admin_creates_it_with_zero_figures(admin_client):
     response = admin_client.post(
-        f"{USERS}add/", {"username": "new.one", "language": "ru", **no_inline_rows()}
+        f"{USERS}add/",
+        {"username": "new.one", "language": "ru", "time_zone": "UTC", **no_inline_rows()},
     )
 
     assert response.status_code == 302

@@ -17,7 +17,7 @@ from achievements.services.catalog import achievement_update
 from achievements.services.figures import figures_rebuild
 from tests.factories import AchievementFactory, AwardFactory, UserFactory
 from users.models import User
-from users.services import user_delete
+from users.services import user_delete, user_update
 
 pytestmark = pytest.mark.django_db
 
@@ -186,10 +186,11 @@ def test_a_streak_belongs_to_its_user_alone(awarder):
         ("Europe/Moscow", [on(9, 22, 30), on(10, 21, 30)], (2, march(10), march(11))),
     ],
 )
-def test_days_are_calendar_days_in_the_service_time_zone(
+def test_days_are_calendar_days_in_the_users_time_zone(
     time_zone, user, awarder, zone, moments, expected
 ):
-    time_zone(zone)
+    time_zone("UTC")
+    user_update(user=user, time_zone=zone)
 
     awarder(user, *moments)
 
@@ -197,14 +198,47 @@ def test_days_are_calendar_days_in_the_service_time_zone(
     assert figures_mismatches() == []
 
 
-def test_changing_the_time_zone_is_caught_by_the_check_and_fixed_by_the_rebuild(
-    time_zone, user, awarder
-):
-    time_zone("UTC")
+def test_a_new_user_counts_days_in_the_services_time_zone(time_zone, awarder):
+    time_zone("Europe/Moscow")
+    user = UserFactory()
+
     awarder(user, on(10, 20, 30), on(10, 21, 30))
+
+    assert user.time_zone == "Europe/Moscow"
+    assert streak(user) == (2, march(10), march(11))
+
+
+def test_changing_a_users_time_zone_recomputes_their_streak_at_once(time_zone, awarder):
+    time_zone("UTC")
+    user, other = UserFactory(), UserFactory()
+    awarder(user, on(10, 20, 30), on(10, 21, 30))
+    awarder(other, on(10, 20, 30), on(10, 21, 30))
     assert streak(user) == (1, march(10), march(10))
 
+    user_update(user=user, time_zone="Europe/Moscow")
+
+    assert streak(user) == (2, march(10), march(11))
+    assert streak(other) == (1, march(10), march(10))
+    assert figures_mismatches() == []
+
+
+def test_changing_the_services_time_zone_leaves_existing_users_days_alone(time_zone, awarder):
+    time_zone("UTC")
+    user = UserFactory()
+    awarder(user, on(10, 20, 30), on(10, 21, 30))
+
     time_zone("Europe/Moscow")
+
+    assert figures_mismatches() == []
+    assert streak(user) == (1, march(10), march(10))
+
+
+def test_a_zone_written_around_the_services_is_caught_and_rebuilt(time_zone, awarder):
+    time_zone("UTC")
+    user = UserFactory()
+    awarder(user, on(10, 20, 30), on(10, 21, 30))
+
+    User.objects.filter(pk=user.pk).update(time_zone="Europe/Moscow")
 
     assert [m.username for m in figures_mismatches()] == [user.username]
     figures_rebuild()

@@ -22,6 +22,11 @@ QUERY_BOUNDS = {
     "/": 15,
     "/leaderboard/": 3,
     "/leaderboard/?by=achievements&page=2": 3,
+    "/leaderboard/?period=month&date=2024-03-02": 3,
+    "/leaderboard/?period=week&date=2024-03-02&by=achievements&page=2": 3,
+    # 1 user, 1 their row, 2 either side, 1 for position, rank and board size.
+    "/leaderboard/?around={user}&period=year&date=2024-03-02": 5,
+    "/leaderboard/?around={user}": 5,
     "/streaks/?days=2": 2,
     "/search/?q=user": 3,
     # + 1 for the progress bars, + 1 for the points-over-time chart (the user's awards, once).

@@ -3,6 +3,9 @@
 It knows nothing of the stored figures, the stats app or its SQL: it is given the usernames,
 the catalog and the awards, and answers every stats question by the SPEC's definitions, the
 slow and obvious way. Usernames compare by code point, which is how Python compares strings.
+
+A user's streak days are taken in that user's zone (`user_zones`, default `zone`); period boards
+take days in `zone`, the service's.
 """
 
 from collections import defaultdict
@@ -34,8 +37,10 @@ class Oracle:
         catalog: dict[str, int],
         awards: Iterable[AwardRow],
         zone: tzinfo,
+        user_zones: dict[str, tzinfo] | None = None,
     ):
         self.usernames = sorted(usernames)
+        self.user_zones = dict(user_zones or {})
         self.catalog = dict(catalog)
         self.awards = list(awards)
         self.zone = zone
@@ -57,10 +62,9 @@ class Oracle:
         return [self.brief(u) for u in self.usernames]
 
     def days(self, username: str) -> set[date]:
-        """The calendar days, in the zone, on which the user received an award."""
-        return {
-            a.awarded_at.astimezone(self.zone).date() for a in self.awards if a.username == username
-        }
+        """The calendar days, in the user's zone, on which the user received an award."""
+        zone = self.user_zones.get(username, self.zone)
+        return {a.awarded_at.astimezone(zone).date() for a in self.awards if a.username == username}
 
     def longest_run(self, username: str) -> tuple[int, date | None, date | None]:
         """(length, first day, last day) of the longest run of consecutive award days; of
@@ -134,6 +138,54 @@ class Oracle:
             for b in briefs
         ]
         return sorted(rows, key=lambda r: (-r[figure], r["username"]))
+
+    def in_period(self, awarded_at: datetime, period: str, day: date) -> bool:
+        """Whether a moment falls in the day, ISO week, month or year (service zone) of `day`."""
+        local = awarded_at.astimezone(self.zone).date()
+        if period == "all":
+            return True
+        if period == "day":
+            return local == day
+        if period == "week":
+            return local.isocalendar()[:2] == day.isocalendar()[:2]
+        if period == "month":
+            return (local.year, local.month) == (day.year, day.month)
+        assert period == "year"
+        return local.year == day.year
+
+    def period_board(self, by: str, period: str, day: date) -> list[dict]:
+        """The leaderboard over the period containing `day`: only users with an award in it,
+        their figures counting those awards alone; `all` is the usual board."""
+        if period == "all":
+            return self.leaderboard(by)
+        figure = {"points": "points", "achievements": "achievements_count"}[by]
+        briefs = {}
+        for a in self.awards:
+            if self.in_period(a.awarded_at, period, day):
+                brief = briefs.setdefault(
+                    a.username, {"username": a.username, "achievements_count": 0, "points": 0}
+                )
+                brief["achievements_count"] += 1
+                brief["points"] += a.points
+        rows = [
+            {**b, "rank": 1 + sum(o[figure] > b[figure] for o in briefs.values())}
+            for b in briefs.values()
+        ]
+        return sorted(rows, key=lambda r: (-r[figure], r["username"]))
+
+    def around(
+        self, by: str, period: str, day: date, username: str, limit: int
+    ) -> tuple[list[dict], int | None]:
+        """(the `limit` rows of a board with the user in the middle, fewer where the board
+        ends; the user's rank)."""
+        board = self.period_board(by, period, day)
+        names = [row["username"] for row in board]
+        if username not in names:
+            return [], None
+        at = names.index(username)
+        before = (limit - 1) // 2
+        after = limit - 1 - before
+        return board[max(0, at - before) : at + after + 1], board[at]["rank"]
 
     def achievements(self) -> list[dict]:
         holders = defaultdict(int)

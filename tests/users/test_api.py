@@ -10,7 +10,7 @@ from tests.factories import AchievementFactory, UserFactory
 from users.models import User
 
 USERS = "/api/v1/users/"
-USER_FIELDS = {"username", "language", "created_at", "achievements_count", "points"}
+USER_FIELDS = {"username", "language", "time_zone", "created_at", "achievements_count", "points"}
 
 
 def parse_time(value: str) -> datetime:
@@ -149,7 +149,7 @@ def test_figures_sent_on_registration_are_ignored(api):
 # --- GET /users/{username}/ -----------------------------------------------------------------
 
 
-def test_a_user_reads_as_its_five_fields(anonymous, grant):
+def test_a_user_reads_as_its_six_fields(anonymous, grant):
     user = UserFactory(username="Alice", language="ru")
     grant(user, AchievementFactory(points=10))
     grant(user, AchievementFactory(points=25))
@@ -160,6 +160,7 @@ def test_a_user_reads_as_its_five_fields(anonymous, grant):
     assert response.json() == {
         "username": "Alice",
         "language": "ru",
+        "time_zone": "UTC",
         "created_at": user.created_at.isoformat().replace("+00:00", "Z"),
         "achievements_count": 2,
         "points": 35,
@@ -529,3 +530,60 @@ def test_an_empty_patch_leaves_the_user_unchanged(api):
 
     assert response.status_code == 200
     assert response.json()["language"] == "ru"
+
+
+# --- time zones -------------------------------------------------------------------------------
+
+
+def test_a_new_user_takes_the_services_time_zone_by_default(api, settings):
+    settings.TIME_ZONE = "Asia/Kathmandu"
+
+    response = api.post(USERS, {"username": "alice"})
+
+    assert response.status_code == 201
+    assert response.json()["time_zone"] == "Asia/Kathmandu"
+
+
+def test_a_user_can_be_registered_in_a_time_zone(api):
+    response = api.post(USERS, {"username": "alice", "time_zone": "America/New_York"})
+
+    assert response.status_code == 201
+    assert response.json()["time_zone"] == "America/New_York"
+    assert User.objects.get().time_zone == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus", "utc ", "", "america/new_york", "../../etc/passwd", 3, None, "x" * 65]
+)
+def test_an_unknown_time_zone_is_a_400_naming_it_and_creates_nothing(api, zone):
+    response = api.post(USERS, {"username": "alice", "time_zone": zone}, format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["time_zone"]
+    assert not User.objects.exists()
+
+
+def test_changing_the_time_zone_recomputes_the_streak_at_once(api, grant):
+    user = UserFactory(username="alice", time_zone="UTC")
+    # 20:30 and 21:30 UTC: one day in UTC, two days (23:30 and 00:30) in Moscow.
+    grant(user, AchievementFactory(), at=datetime(2024, 3, 10, 20, 30, tzinfo=UTC))
+    grant(user, AchievementFactory(), at=datetime(2024, 3, 10, 21, 30, tzinfo=UTC))
+
+    response = api.patch(f"{USERS}alice/", {"time_zone": "Europe/Moscow"})
+
+    assert response.status_code == 200
+    assert response.json()["time_zone"] == "Europe/Moscow"
+    assert response.json()["language"] == "en"
+    user.refresh_from_db()
+    assert (user.longest_streak, user.streak_start.isoformat()) == (2, "2024-03-10")
+
+
+def test_an_unknown_time_zone_in_a_change_is_a_400_and_changes_nothing(api):
+    user = UserFactory(username="alice", time_zone="UTC")
+
+    response = api.patch(f"{USERS}alice/", {"time_zone": "Europe/Atlantis"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["time_zone"]
+    user.refresh_from_db()
+    assert user.time_zone == "UTC"

@@ -1,15 +1,22 @@
-"""`manage.py rebuild_stats [--check]`: recompute every user's figures from the awards."""
+"""`manage.py rebuild_stats [--check]`: recompute every user's figures and every period's
+figures from the awards."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from achievements.services.figures import figures_check, figures_rebuild
+from achievements.services.figures import (
+    figures_check,
+    figures_rebuild,
+    period_figures_check,
+    period_figures_rebuild,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute each user's achievement count, points and longest streak from the awards "
-        "(set-based). With --check, change nothing: list users whose stored figures differ and "
-        "exit non-zero if any do. Run it after changing TIME_ZONE."
+        "Recompute each user's achievement count, points and longest streak (days in the "
+        "user's time zone), and each period's figures behind the period leaderboards, from the "
+        "awards (set-based). With --check, change nothing: list what differs and exit non-zero "
+        "if anything does. Run it after changing TIME_ZONE."
     )
 
     def add_arguments(self, parser):
@@ -26,7 +33,18 @@ class Command(BaseCommand):
                 if mismatch.stored[name] != mismatch.expected[name]
             }
             self.stdout.write(f"{mismatch.username}: {changed}")
-        if check and mismatches:
-            raise CommandError(f"{len(mismatches)} user(s) have figures that differ from awards.")
+        periods = period_figures_check() if check else period_figures_rebuild()
+        for period in periods:
+            self.stdout.write(
+                f"{period.username} {period.kind} {period.start}: "
+                f"{period.stored} -> {period.expected}"
+            )
         verb = "differ" if check else "corrected"
-        self.stdout.write(self.style.SUCCESS(f"{len(mismatches)} user(s) {verb}."))
+        if check and (mismatches or periods):
+            raise CommandError(
+                f"{len(mismatches)} user(s) and {len(periods)} period row(s) have figures "
+                "that differ from the awards."
+            )
+        self.stdout.write(
+            self.style.SUCCESS(f"{len(mismatches)} user(s), {len(periods)} period row(s) {verb}.")
+        )
