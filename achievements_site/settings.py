@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "users",
     "achievements",
     "stats",
+    "events",
     "pages",
 ]
 

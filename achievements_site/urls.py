@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("users.urls")),
     path("api/v1/", include("achievements.urls")),
     path("api/v1/", include("stats.urls")),
+    path("api/v1/", include("events.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -1,15 +1,18 @@
-"""`manage.py rebuild_stats [--check]`: recompute every user's figures from the awards."""
+"""`manage.py rebuild_stats [--check]`: recompute every user's figures from the awards, and
+every other registered stored figure (events' measures) from its source."""
 
 from django.core.management.base import BaseCommand, CommandError
 
 from achievements.services.figures import figures_check, figures_rebuild
+from core import consistency
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute each user's achievement count, points and longest streak from the awards "
-        "(set-based). With --check, change nothing: list users whose stored figures differ and "
-        "exit non-zero if any do. Run it after changing TIME_ZONE."
+        "Recompute each user's achievement count, points and longest streak from the awards, "
+        "and every registered derived figure (e.g. event measures) from its source "
+        "(set-based). With --check, change nothing: list what differs and exit non-zero if "
+        "anything does. Run it after changing TIME_ZONE."
     )
 
     def add_arguments(self, parser):
@@ -18,15 +21,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, check=False, **options):
+        verb = "differ" if check else "corrected"
         mismatches = figures_check() if check else figures_rebuild()
         for mismatch in mismatches:
-            changed = {
-                name: f"{mismatch.stored[name]} -> {mismatch.expected[name]}"
-                for name in mismatch.stored
-                if mismatch.stored[name] != mismatch.expected[name]
-            }
-            self.stdout.write(f"{mismatch.username}: {changed}")
-        if check and mismatches:
-            raise CommandError(f"{len(mismatches)} user(s) have figures that differ from awards.")
-        verb = "differ" if check else "corrected"
+            self.stdout.write(f"{mismatch.username}: {_changes(mismatch)}")
         self.stdout.write(self.style.SUCCESS(f"{len(mismatches)} user(s) {verb}."))
+        problems = []
+        if mismatches:
+            problems.append(f"{len(mismatches)} user(s) have figures that differ from awards")
+        for kind in consistency.registered():
+            found = kind.check() if check else kind.rebuild()
+            for mismatch in found:
+                self.stdout.write(f"{kind.name} {mismatch.name}: {_changes(mismatch)}")
+            self.stdout.write(self.style.SUCCESS(f"{len(found)} {kind.name} row(s) {verb}."))
+            if found:
+                problems.append(f"{len(found)} {kind.name} row(s) differ from their source")
+        if check and problems:
+            raise CommandError("; ".join(problems) + ".")
+
+
+def _changes(mismatch) -> dict:
+    return {
+        name: f"{mismatch.stored[name]} -> {mismatch.expected[name]}"
+        for name in mismatch.stored
+        if mismatch.stored[name] != mismatch.expected[name]
+    }
