@@ -40,7 +40,7 @@ def _events_of(data: object) -> list:
     elif isinstance(data, dict) and data:
         return [data]
     else:
-        raise exceptions.ValidationError({"detail": BODY_SHAPE})
+        raise exceptions.ParseError(BODY_SHAPE)
     if not events:
         raise exceptions.ValidationError({"events": ["Send at least one event."]})
     if len(events) > EVENTS_PER_CALL:
