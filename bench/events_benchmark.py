@@ -109,6 +109,43 @@ def start_gunicorn(port: int, url: str) -> subprocess.Popen:
     raise SystemExit("gunicorn did not become ready")
 
 
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds spent by the server side: gunicorn's workers and the PostgreSQL backends
+    connected to the benchmark database. On a shared machine the wall-clock rate depends on
+    everyone else's load; CPU per event does not, and gives the rate two idle cores allow."""
+
+    def __init__(self, gunicorn: subprocess.Popen, url: str):
+        self.gunicorn, self.url = gunicorn, url
+
+    def pids(self) -> set[int]:
+        import psycopg
+
+        children = Path(f"/proc/{self.gunicorn.pid}/task/{self.gunicorn.pid}/children")
+        pids = {self.gunicorn.pid, *map(int, children.read_text().split())}
+        name = urlsplit(self.url).path.lstrip("/")
+        with psycopg.connect(self.url) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            ).fetchall()
+        return pids | {row[0] for row in rows}
+
+    def sample(self) -> dict[int, float]:
+        return {pid: _cpu_seconds(pid) for pid in self.pids()}
+
+    @staticmethod
+    def spent(before: dict[int, float], after: dict[int, float]) -> float:
+        return sum(after[pid] - before.get(pid, 0.0) for pid in after)
+
+
 class Sender:
     """Keep-alive POSTs of event batches; counts what the service answered."""
 
@@ -249,8 +286,13 @@ def main() -> None:
     gunicorn = start_gunicorn(args.port, url)
     print(f"gunicorn on port {args.port}; {len(usernames):,} users; {stored:,} events stored")
     print()
-    print("| events stored after | events sent | batches | seconds | events/s |")
-    print("|---:|---:|---:|---:|---:|")
+    meter = CpuMeter(gunicorn, url)
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    print(
+        "| events stored after | events sent | batches | seconds | events/s "
+        "| server CPU ms per 1000 events | events/s two idle cores allow |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     try:
         sent = 0
         for size in [int(s) for s in args.sizes.split(",")]:
@@ -263,20 +305,28 @@ def main() -> None:
                     rng, prefix, sent + start, min(args.batch, count - start), usernames, types, now
                 )
                 jobs.append({"events": events})
+            before = meter.sample()
             elapsed, accepted = send_many(args.port, token, args.clients, jobs)
+            cpu = meter.spent(before, meter.sample())
             assert accepted == count, (accepted, count)
             sent += count
             stored += count
             print(
-                f"| {size:,} | {count:,} | {len(jobs)} | {elapsed:.1f} | {count / elapsed:,.0f} |"
+                f"| {size:,} | {count:,} | {len(jobs)} | {elapsed:.1f} | {count / elapsed:,.0f} "
+                f"| {cpu / count * 1000 * 1000:,.0f} | {2 * count / cpu:,.0f} |"
             )
         singles = make_events(rng, f"{prefix}-single", 0, args.single, usernames, types, now)
+        before = meter.sample()
         elapsed, accepted = send_many(args.port, token, args.clients, singles)
+        cpu = meter.spent(before, meter.sample())
         print()
         print(
             f"single-event requests: {args.single:,} in {elapsed:.1f} s = "
-            f"{args.single / elapsed:,.0f} requests/s ({accepted:,} accepted)"
+            f"{args.single / elapsed:,.0f} requests/s ({accepted:,} accepted); server CPU "
+            f"{cpu / args.single * 1000:.1f} ms per request = {2 * args.single / cpu:,.0f} "
+            "requests/s on two idle cores"
         )
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
         gunicorn.terminate()
         gunicorn.wait(30)
