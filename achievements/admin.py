@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin
 from modeltranslation.utils import build_localized_fieldname
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, Progress
+from achievements.selectors import achievement_goal_frozen
 from achievements.services.awards import (
     award_grant,
     award_grant_many,
@@ -24,6 +25,7 @@ from achievements.services.awards import (
 )
 from achievements.services.catalog import (
     AchievementInUse,
+    GoalFrozen,
     achievement_create,
     achievement_delete,
     achievement_update,
@@ -43,15 +45,40 @@ def _localized(field: str) -> list[str]:
     return [build_localized_fieldname(field, code) for code in language_codes()]
 
 
+class AchievementForm(forms.ModelForm):
+    def clean_goal(self):
+        goal = self.cleaned_data["goal"]
+        # The service refuses it too; saying so here shows the message on the form.
+        if (
+            self.instance.pk
+            and goal != self.instance.goal
+            and achievement_goal_frozen(self.instance)
+        ):
+            raise forms.ValidationError(
+                _("The goal cannot change: users already have progress toward it or hold it.")
+            )
+        return goal
+
+
 @admin.register(Achievement)
 class AchievementAdmin(TranslationAdmin):
-    list_display = ["code", "points", *_localized("name"), "holders", "created_at"]
+    form = AchievementForm
+    list_display = [
+        "code",
+        "points",
+        "goal",
+        "hidden",
+        *_localized("name"),
+        "holders",
+        "created_at",
+    ]
+    list_filter = ["hidden"]
     search_fields = ["code", *_localized("name")]
     ordering = ["code"]
     # One fieldset per language, in place of tabs: modeltranslation's tabs load jQuery UI from
     # a CDN, and the admin must work offline.
     fieldsets = [
-        (None, {"fields": ["code", "points"]}),
+        (None, {"fields": ["code", "points", "goal", "hidden"]}),
         *[
             (
                 language_name,
@@ -89,13 +116,23 @@ class AchievementAdmin(TranslationAdmin):
             _texts(form.cleaned_data, "description"),
         )
         if change:
-            achievement_update(
-                achievement=obj, points=obj.points, names=names, descriptions=descriptions
-            )
+            try:
+                achievement_update(
+                    achievement=obj,
+                    points=obj.points,
+                    goal=obj.goal,
+                    hidden=obj.hidden,
+                    names=names,
+                    descriptions=descriptions,
+                )
+            except GoalFrozen as exc:  # progress began between the form's check and the save
+                messages.error(request, str(exc))
         else:
             created = achievement_create(
                 code=form.cleaned_data.get("code") or None,
                 points=obj.points,
+                goal=obj.goal,
+                hidden=obj.hidden,
                 names=names,
                 descriptions=descriptions,
             )
@@ -253,6 +290,33 @@ class NewAwardInline(AwardInlineMixin, admin.TabularInline):
         return super().get_queryset(request).none()
 
 
+class ProgressInline(admin.TabularInline):
+    """A user's steps toward achievements, read-only: progress changes through the API (or a
+    grant, which sets it to the goal, and a revocation, which sets it to 0)."""
+
+    model = Progress
+    verbose_name = _("progress")
+    verbose_name_plural = _("progress toward achievements")
+    fields = ["achievement", "steps", "goal", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-updated_at"]
+
+    @admin.display(description=_("goal"))
+    def goal(self, obj):
+        return obj.achievement.goal
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(steps__gt=0).select_related("achievement")
+
+
 class AwardToUsersForm(forms.Form):
     achievement = forms.ModelChoiceField(queryset=Achievement.objects.order_by("code"))
 
@@ -291,5 +355,5 @@ def award_achievement_to_users(modeladmin, request, queryset):
 
 
 # The user admin belongs to users (below this app); the awards part of it belongs here.
-UserAdmin.inlines = [*UserAdmin.inlines, HeldAwardInline, NewAwardInline]
+UserAdmin.inlines = [*UserAdmin.inlines, HeldAwardInline, NewAwardInline, ProgressInline]
 UserAdmin.actions = [*UserAdmin.actions, award_achievement_to_users]

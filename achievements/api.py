@@ -5,12 +5,20 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
 from achievements.models import Achievement, Award
-from achievements.selectors import achievement_get, achievement_list, award_list_for_user
+from achievements.selectors import (
+    achievement_get,
+    achievement_list,
+    award_list_for_user,
+    progress_list_for_user,
+)
 from achievements.serializers import (
     AchievementSerializer,
     AchievementWriteSerializer,
     AwardCreateSerializer,
     AwardSerializer,
+    ProgressChangeSerializer,
+    ProgressInputSerializer,
+    ProgressSerializer,
 )
 from achievements.services.awards import award_grant, award_revoke
 from achievements.services.catalog import (
@@ -18,6 +26,7 @@ from achievements.services.catalog import (
     achievement_delete,
     achievement_update,
 )
+from achievements.services.progress import progress_increment, progress_set
 from core.errors import error_responses
 from core.languages import LANG_PARAMETER, LanguageMixin
 from users.api import USER_NOT_FOUND, user_or_404
@@ -50,11 +59,12 @@ def achievement_or_404(code: str) -> Achievement:
         responses={201: AchievementSerializer, **error_responses(400, 401, 403)},
     ),
     partial_update=extend_schema(
-        summary="Change points or texts",
-        description="A points change moves every holder's total at once.",
+        summary="Change points, goal, visibility or texts",
+        description="A points change moves every holder's total at once. The goal cannot "
+        "change once anyone has progress toward the achievement or holds it (409).",
         parameters=[LANG_PARAMETER],
         request=AchievementWriteSerializer,
-        responses={200: AchievementSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: AchievementSerializer, **error_responses(400, 401, 403, 404, 409)},
     ),
     destroy=extend_schema(
         summary="Remove an achievement nobody holds",
@@ -94,8 +104,9 @@ class AchievementViewSet(
             points=given.validated_data["points"],
             names=given.texts("name"),
             descriptions=given.texts("description"),
+            **given.settings(),
         )
-        return Response(AchievementSerializer(achievement).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(achievement).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, *args, **kwargs):
         achievement = self.get_object()
@@ -106,8 +117,9 @@ class AchievementViewSet(
             points=given.validated_data.get("points"),
             names=given.texts("name"),
             descriptions=given.texts("description"),
+            **given.settings(),
         )
-        return Response(AchievementSerializer(achievement).data)
+        return Response(self.get_serializer(achievement).data)
 
     def destroy(self, request, *args, **kwargs):
         # Deleting an awarded achievement raises AchievementInUse: a 409 (core.errors).
@@ -190,3 +202,70 @@ class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
                 f"{self.holder.username} does not hold {achievement.code}."
             ) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="A user's progress, most recently changed first, in the user's language",
+        description="Every achievement the user has steps toward or holds. Hidden achievements "
+        "the user does not hold show locked texts to requests without credentials.",
+        responses={200: ProgressSerializer(many=True), **error_responses(404)},
+    ),
+    create=extend_schema(
+        summary="Add steps toward an achievement, or set them",
+        description="Exactly one of `increment` (adds) and `steps` (sets at least, never "
+        "lowers). Steps stop at the goal, and reaching it grants the award in the same "
+        "transaction (`unlocked_now`). On an achievement the user already holds, nothing "
+        "changes.",
+        request=ProgressInputSerializer,
+        responses={200: ProgressChangeSerializer, **error_responses(400, 401, 403, 404)},
+    ),
+)
+class UserProgressViewSet(LanguageMixin, viewsets.GenericViewSet):
+    """A user's progress toward achievements, always in the user's own language."""
+
+    # Changing progress may grant an award, so it needs the permission to add awards (read
+    # from this queryset before the user in the URL is looked up, as for awards).
+    queryset = Award.objects.all()
+    serializer_class = ProgressSerializer
+
+    def choose_language(self, request) -> str:
+        if self.action is None:
+            return super().choose_language(request)
+        self.holder = user_or_404(self.kwargs["username"])
+        return self.holder.language
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(progress_list_for_user(self.holder))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def create(self, request, *args, **kwargs):
+        given = ProgressInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        achievement = given.validated_data["achievement"]
+        try:
+            if "increment" in given.validated_data:
+                progress, unlocked_now = progress_increment(
+                    user=self.holder,
+                    achievement=achievement,
+                    increment=given.validated_data["increment"],
+                    by=request.user,
+                )
+            else:
+                progress, unlocked_now = progress_set(
+                    user=self.holder,
+                    achievement=achievement,
+                    steps=given.validated_data["steps"],
+                    by=request.user,
+                )
+        except Achievement.DoesNotExist:
+            raise exceptions.ValidationError(
+                {"achievement": [f"Unknown achievement code {achievement.code!r}."]}
+            ) from None
+        except User.DoesNotExist:
+            raise exceptions.NotFound(USER_NOT_FOUND) from None
+        progress.unlocked = Award.objects.filter(user=self.holder, achievement=achievement).exists()
+        progress.unlocked_now = unlocked_now
+        return Response(
+            ProgressChangeSerializer(progress, context=self.get_serializer_context()).data
+        )

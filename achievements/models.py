@@ -17,6 +17,8 @@ MIN_POINTS = 1
 MAX_POINTS = 1_000_000
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 2000
+MIN_GOAL = 1
+MAX_GOAL = 1_000_000_000
 
 validate_code = RegexValidator(
     r"^[a-z0-9_-]+\Z",
@@ -43,6 +45,16 @@ class Achievement(models.Model):
     description = models.TextField(
         max_length=DESCRIPTION_MAX_LENGTH, validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)]
     )
+    goal = models.PositiveIntegerField(
+        default=MIN_GOAL,
+        validators=[MinValueValidator(MIN_GOAL), MaxValueValidator(MAX_GOAL)],
+        help_text="Steps to unlock it; above 1 it is incremental. "
+        "Fixed once anyone has progress toward it or holds it.",
+    )
+    hidden = models.BooleanField(
+        default=False,
+        help_text="Shown to the public as a locked secret until unlocked.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -53,10 +65,24 @@ class Achievement(models.Model):
                 name="achievements_achievement_points_range",
                 violation_error_message=f"Points must be between {MIN_POINTS} and {MAX_POINTS}.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(goal__gte=MIN_GOAL, goal__lte=MAX_GOAL),
+                name="achievements_achievement_goal_range",
+                violation_error_message=f"The goal must be between {MIN_GOAL} and {MAX_GOAL}.",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    @property
+    def incremental(self) -> bool:
+        return self.goal > MIN_GOAL
+
+    @property
+    def rule(self) -> dict | None:
+        """The event rule its progress follows; none until events and rules exist."""
+        return None
 
 
 class Award(models.Model):
@@ -98,3 +124,41 @@ class Award(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.achievement.code}"
+
+
+class Progress(models.Model):
+    """A user's steps toward an achievement: 0 up to its goal, changed only by
+    achievements.services.progress (and set to the goal or 0 by a grant or revocation)."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="progress", db_index=False
+    )
+    # CASCADE: progress alone never blocks a deletion (a held achievement is PROTECTed by its
+    # award, and a goal with progress is frozen, not the entry).
+    achievement = models.ForeignKey(
+        Achievement, on_delete=models.CASCADE, related_name="progress", db_index=False
+    )
+    steps = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "progress"
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "achievement"], name="achievements_progress_once_per_user"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(steps__gte=0, steps__lte=MAX_GOAL),
+                name="achievements_progress_steps_range",
+            ),
+        ]
+        indexes = [
+            # A user's progress list, most recently changed first.
+            models.Index(fields=["user", "-updated_at"], name="progress_by_user_time"),
+            # "Has anyone progress toward it?" when a goal change is asked for.
+            models.Index(fields=["achievement", "user"], name="progress_by_achievement"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.achievement.code}: {self.steps}"

@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, Progress
 from users.models import User
 
 _DIALECTS = {
@@ -155,3 +155,30 @@ def figures_mismatches() -> list[FigureMismatch]:
 def _normalize(values) -> list:
     # SQLite hands dates back as ISO strings; make both backends report dates.
     return [date.fromisoformat(v) if isinstance(v, str) else v for v in values]
+
+
+def progress_fill_from_awards() -> int:
+    """Put every held achievement's progress at its goal, adding the rows that are missing
+    (bulk loads bypass `award_grant`); returns how many rows were added."""
+    progress, award, achievement = (
+        Progress._meta.db_table,
+        Award._meta.db_table,
+        Achievement._meta.db_table,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {progress} SET steps = (SELECT c.goal FROM {achievement} c "
+            f"WHERE c.id = {progress}.achievement_id) "
+            f"WHERE EXISTS (SELECT 1 FROM {award} a WHERE a.user_id = {progress}.user_id "
+            f"AND a.achievement_id = {progress}.achievement_id) "
+            f"AND steps <> (SELECT c.goal FROM {achievement} c "
+            f"WHERE c.id = {progress}.achievement_id)"
+        )
+        cursor.execute(
+            f"INSERT INTO {progress} (user_id, achievement_id, steps, updated_at) "
+            f"SELECT a.user_id, a.achievement_id, c.goal, a.awarded_at FROM {award} a "
+            f"JOIN {achievement} c ON c.id = a.achievement_id "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {progress} p "
+            "WHERE p.user_id = a.user_id AND p.achievement_id = a.achievement_id)"
+        )
+        return cursor.rowcount

@@ -1,8 +1,10 @@
 """Demo and benchmark data, written through the same services as every other write.
 
 `demo_seed` loads the bilingual catalog and demo users from data/demo_catalog.json and awards
-them over recent weeks so that every stat has an answer. `bench_seed` adds a large,
-reproducible set for benchmarks. Both can run again without adding anything twice.
+them over recent weeks so that every stat has an answer; users are part-way toward the
+incremental achievements (through the progress services), and some reach the goal.
+`bench_seed` adds a large, reproducible set for benchmarks. Both can run again without adding
+anything twice.
 """
 
 import json
@@ -21,6 +23,7 @@ from achievements.models import Achievement, Award
 from achievements.services.awards import award_grant
 from achievements.services.bulk import awards_bulk_load
 from achievements.services.catalog import achievement_create
+from achievements.services.progress import progress_set
 from core.db import vacuum_analyze
 from core.languages import language_codes
 from users.models import User
@@ -60,6 +63,8 @@ def _ensure_catalog(catalog: dict, report: SeedReport) -> dict[str, Achievement]
         existing[entry["code"]] = achievement_create(
             code=entry["code"],
             points=entry["points"],
+            goal=entry.get("goal", 1),
+            hidden=entry.get("hidden", False),
             # A language the catalog file has no text for falls back to English.
             names={code: entry.get(f"name_{code}", "") for code in language_codes()},
             descriptions={code: entry.get(f"description_{code}", "") for code in language_codes()},
@@ -77,7 +82,9 @@ def _moment(day: date, rng: random.Random, now: datetime) -> datetime:
 
 def _demo_plan(catalog: dict, today: date, rng: random.Random) -> Iterator[tuple[str, str, date]]:
     """(username, code, day) for every demo award, fixed by the seed and the catalog."""
-    by_points = sorted(catalog["achievements"], key=lambda a: a["points"])
+    # Incremental and hidden achievements are earned through progress (catalog["progress"]).
+    plain = [a for a in catalog["achievements"] if a.get("goal", 1) == 1 and not a.get("hidden")]
+    by_points = sorted(plain, key=lambda a: a["points"])
     cheap = [a["code"] for a in by_points[:22]]
     dear = [a["code"] for a in by_points[-12:]]
     middle = [a["code"] for a in by_points[4:-8]]
@@ -144,6 +151,15 @@ def demo_seed(*, seed: int = 2024, progress: Progress = _no_progress) -> SeedRep
         report.awards_created += created
         if done % 25 == 0 or done == len(plan):
             progress("awards", done, len(plan))
+    # Steps are set "at least", so a second run changes nothing.
+    for entry in catalog.get("progress", []):
+        _progress, unlocked = progress_set(
+            user=users[entry["username"]],
+            achievement=achievements[entry["code"]],
+            steps=entry["steps"],
+        )
+        report.awards_created += unlocked
+    progress("progress", len(catalog.get("progress", [])), len(catalog.get("progress", [])))
     logger.info(
         "demo data: %s achievements, %s users, %s awards added",
         report.achievements_created,

@@ -1,20 +1,28 @@
 """The catalog and awards over the API. Translated columns follow settings.LANGUAGES, so a new
 language needs no change here."""
 
+from decimal import ROUND_DOWN, Decimal
+
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from modeltranslation.utils import build_localized_fieldname
 from rest_framework import serializers
 
+from achievements.hidden import mask_representation, request_has_credentials, texts_revealed
 from achievements.models import (
     CODE_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
+    MAX_GOAL,
     MAX_POINTS,
+    MIN_GOAL,
     MIN_POINTS,
     NAME_MAX_LENGTH,
     Achievement,
     Award,
+    Progress,
 )
-from core.fields import StrictCharField, StrictIntegerField
+from core.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from core.languages import language_codes
 
 TRANSLATED = {
@@ -27,18 +35,58 @@ def _localized(field: str) -> list[str]:
     return [build_localized_fieldname(field, code) for code in language_codes()]
 
 
-class AchievementSerializer(serializers.ModelSerializer):
+class HiddenMaskMixin:
+    """Masks a hidden achievement's texts for requests without credentials (achievements.hidden
+    holds the rule). Every representation of an achievement mixes this in; the view passes its
+    request in the context (or `credentials` directly). Costs no query."""
+
+    def has_credentials(self) -> bool:
+        if "credentials" in self.context:
+            return self.context["credentials"]
+        return request_has_credentials(self.context.get("request"))
+
+    def achievement_of(self, instance) -> Achievement:
+        return instance
+
+    def held(self, instance) -> bool:
+        return False
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not texts_revealed(
+            self.achievement_of(instance),
+            credentials=self.has_credentials(),
+            held=self.held(instance),
+        ):
+            mask_representation(data)
+        return data
+
+
+# The rule an incremental achievement's progress follows (events); null until rules exist.
+RULE_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {"event": {"type": "string"}, "measure": {"type": "string"}},
+}
+
+
+class AchievementSerializer(HiddenMaskMixin, serializers.ModelSerializer):
     """An entry as clients read it: `name`/`description` in the active language (English when
-    that translation is missing), plus every language's own column."""
+    that translation is missing), plus every language's own column. A hidden entry shows
+    locked texts to requests without credentials."""
 
     name = serializers.CharField(read_only=True)
     description = serializers.CharField(read_only=True)
+    rule = serializers.SerializerMethodField()
 
     class Meta:
         model = Achievement
         fields = [
             "code",
             "points",
+            "goal",
+            "hidden",
+            "rule",
             "name",
             "description",
             *_localized("name"),
@@ -46,6 +94,10 @@ class AchievementSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(RULE_SCHEMA)
+    def get_rule(self, achievement) -> dict | None:
+        return achievement.rule
 
 
 class AchievementWriteSerializer(serializers.Serializer):
@@ -57,6 +109,17 @@ class AchievementWriteSerializer(serializers.Serializer):
         help_text="Slug of a-z, 0-9, - and _. Made from the English name when omitted.",
     )
     points = StrictIntegerField(min_value=MIN_POINTS, max_value=MAX_POINTS)
+    goal = StrictIntegerField(
+        min_value=MIN_GOAL,
+        max_value=MAX_GOAL,
+        required=False,
+        help_text="Steps to unlock it (default 1); above 1 it is incremental. "
+        "Fixed once anyone has progress toward it or holds it (409).",
+    )
+    hidden = StrictBooleanField(
+        required=False,
+        help_text="Secret until unlocked: requests without credentials see a locked text.",
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -74,6 +137,14 @@ class AchievementWriteSerializer(serializers.Serializer):
             # The code is the key integrations use in URLs: fixed once created.
             fields["code"].read_only = True
         return fields
+
+    def settings(self) -> dict:
+        """The sent `goal` and `hidden`, by name (those left out are absent)."""
+        return {
+            name: self.validated_data[name]
+            for name in ("goal", "hidden")
+            if name in self.validated_data
+        }
 
     def texts(self, field: str) -> dict[str, str]:
         """The sent translations of `field`, by language."""
@@ -109,3 +180,82 @@ class AwardCreateSerializer(serializers.Serializer):
         required=False,
         help_text="When it was earned; defaults to now. May be past, never future.",
     )
+
+
+class ProgressSerializer(HiddenMaskMixin, serializers.ModelSerializer):
+    """A user's progress toward one achievement, in the user's language. `unlocked` comes
+    from the selector's annotation (or is set by the view)."""
+
+    achievement = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    name = serializers.CharField(source="achievement.name", read_only=True)
+    description = serializers.CharField(source="achievement.description", read_only=True)
+    goal = serializers.IntegerField(source="achievement.goal", read_only=True)
+    percent = serializers.SerializerMethodField()
+    unlocked = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Progress
+        fields = [
+            "achievement",
+            "name",
+            "description",
+            "steps",
+            "goal",
+            "percent",
+            "unlocked",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def achievement_of(self, progress) -> Achievement:
+        return progress.achievement
+
+    def held(self, progress) -> bool:
+        return progress.unlocked
+
+    @extend_schema_field(OpenApiTypes.DOUBLE)
+    def get_percent(self, progress) -> float:
+        # Rounded down: 100.00 means done, never "almost".
+        exact = Decimal(progress.steps * 100) / Decimal(progress.achievement.goal)
+        return float(exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+
+
+class ProgressChangeSerializer(ProgressSerializer):
+    """The answer to a progress change: the progress, and whether this call unlocked it."""
+
+    unlocked_now = serializers.BooleanField(read_only=True)
+
+    class Meta(ProgressSerializer.Meta):
+        fields = [*ProgressSerializer.Meta.fields, "unlocked_now"]
+        read_only_fields = fields
+
+
+class ProgressInputSerializer(serializers.Serializer):
+    """Exactly one of `increment` (adds) and `steps` (sets at least)."""
+
+    achievement = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=Achievement.objects.all(),
+        error_messages={"does_not_exist": "Unknown achievement code {value!r}."},
+        help_text="The achievement's code.",
+    )
+    increment = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_GOAL,
+        required=False,
+        help_text="Steps to add, 1 to the goal. Steps stop at the goal.",
+    )
+    steps = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_GOAL,
+        required=False,
+        help_text="Steps to reach at least, 0 to the goal; never lowers them.",
+    )
+
+    def validate(self, attrs):
+        given = [name for name in ("increment", "steps") if name in attrs]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give exactly one of `increment` and `steps`."]}
+            )
+        return attrs

@@ -67,6 +67,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost, after authentication: stores and replays POSTs carrying an Idempotency-Key,
+    # in the same transaction as the view's effect.
+    "core.idempotency.IdempotencyKeyMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
 ]
 

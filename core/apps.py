@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """Cross-cutting HTTP pieces every app shares; no models."""
+    """Cross-cutting HTTP pieces every app shares; its one model keeps Idempotency-Key records."""
 
     name = "core"
     verbose_name = "Core"

@@ -6,19 +6,22 @@ from django.db import connection
 from django.db.models import Model
 
 _LOCK_SHARED = {
-    "postgresql": "SELECT 1 FROM {table} WHERE id = %s FOR SHARE",
+    "postgresql": "SELECT 1, {columns} FROM {table} WHERE id = %s FOR SHARE",
     # SQLite has no row locks: a write transaction holds the whole database (IMMEDIATE mode).
-    "sqlite": "SELECT 1 FROM {table} WHERE id = %s",
+    "sqlite": "SELECT 1, {columns} FROM {table} WHERE id = %s",
 }
 
 
-def row_lock_shared(model: type[Model], pk: int) -> bool:
+def row_lock_shared(model: type[Model], pk: int, *fields: str) -> tuple | None:
     """Hold the row `pk` of `model` against changes until this transaction ends (others may
-    hold it too); False when the row does not exist."""
-    sql = _LOCK_SHARED[connection.vendor].format(table=model._meta.db_table)
+    hold it too); returns the values of `fields` as read under the lock (an empty tuple when
+    none are asked for), or None when the row does not exist."""
+    columns = ", ".join(model._meta.get_field(name).column for name in fields) or "1"
+    sql = _LOCK_SHARED[connection.vendor].format(table=model._meta.db_table, columns=columns)
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return None if row is None else tuple(row[1 : 1 + len(fields)])
 
 
 def statement_timeout_lift() -> None:

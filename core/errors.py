@@ -76,7 +76,9 @@ _DESCRIBED = {
     401: "No credentials, or a bad token.",
     403: "The credentials lack the permission for this write.",
     404: "Not found.",
-    409: "Conflicts with the current state (e.g. deleting an awarded achievement).",
+    409: "Conflicts with the current state (e.g. deleting an awarded achievement), or the "
+    "first request with this Idempotency-Key is still running.",
+    422: "This Idempotency-Key was already used for a different request.",
 }
 
 

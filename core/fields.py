@@ -31,3 +31,12 @@ class DigitsField(serializers.IntegerField):
         if not isinstance(data, str) or not re.fullmatch(r"[0-9]{1,9}", data):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A boolean given as JSON true or false: "true", 1 and "yes" are refused, not coerced."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data

@@ -4,6 +4,8 @@ Read-only and server-rendered; each page runs a fixed number of indexed queries,
 number of users or awards. A page has one language for its interface and its achievement texts:
 `?lang=`, then the language cookie set by the switcher, then `Accept-Language`, then English.
 The one exception is a user's own achievements, always shown in that user's language.
+Hidden achievements show their locked texts to visitors without credentials
+(achievements.hidden), except on the page of a user who holds them.
 """
 
 from functools import wraps
@@ -15,12 +17,14 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 from django.views.decorators.http import require_safe
 
+from achievements.hidden import achievement_texts, request_has_credentials
 from achievements.models import Achievement
 from achievements.selectors import (
     achievement_get,
     award_list_for_achievement,
     award_list_for_user,
     award_list_recent,
+    progress_list_in_progress,
 )
 from core.languages import request_language
 from stats import selectors as stats
@@ -88,12 +92,14 @@ def _not_found(request: HttpRequest, **context) -> HttpResponse:
     return _render(request, "404.html", context, status=404)
 
 
-def _achievement_row(achievement: Achievement, users: int) -> dict:
+def _achievement_row(achievement: Achievement, users: int, *, credentials: bool) -> dict:
     percent = stats.holders_percent(achievement.holders, users)
+    name, description = achievement_texts(achievement, credentials=credentials)
     return {
         "code": achievement.code,
-        "name": achievement.name,
-        "description": achievement.description,
+        "name": name,
+        "description": description,
+        "hidden": achievement.hidden,
         "points": achievement.points,
         "holders": achievement.holders,
         # 25 rather than 25.0: the template prints it with the locale's decimal separator.
@@ -104,6 +110,16 @@ def _achievement_row(achievement: Achievement, users: int) -> dict:
 def _leaders(by: str) -> dict:
     leaders = stats.leaders_top(by, HOME_LEADERS)
     return {**leaders, "more": leaders["count"] - len(leaders["users"])}
+
+
+def _recent_awards(request: HttpRequest) -> list:
+    credentials = request_has_credentials(request)
+    awards = list(award_list_recent()[:HOME_ROWS])
+    for award in awards:
+        award.shown_name, _description = achievement_texts(
+            award.achievement, credentials=credentials
+        )
+    return awards
 
 
 @page_view
@@ -122,7 +138,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "streakers": streakers[:HOME_ROWS],
         "streakers_count": streaks.count() if len(streakers) > HOME_ROWS else len(streakers),
         "leaders": stats.leaderboard_ranked(top, "points", 0),
-        "recent_awards": list(award_list_recent()[:HOME_ROWS]),
+        "recent_awards": _recent_awards(request),
     }
     return _render(request, "pages/home.html", context)
 
@@ -198,8 +214,22 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
             }
             for award in page.object_list
         ]
+        credentials = request_has_credentials(request)
+        in_progress = []
+        for progress in progress_list_in_progress(user)[:PAGE_SIZE]:
+            name, description = achievement_texts(progress.achievement, credentials=credentials)
+            in_progress.append(
+                {
+                    "code": progress.achievement.code,
+                    "name": name,
+                    "description": description,
+                    "steps": progress.steps,
+                    "goal": progress.achievement.goal,
+                }
+            )
     context = {
         "profile": user,
+        "in_progress": in_progress,
         "rank": stats.user_rank(user, "points"),
         "users_count": User.objects.count(),
         "page": page,
@@ -220,7 +250,10 @@ def achievement_list(request: HttpRequest) -> HttpResponse:
         "nav": "achievements",
         "order": order,
         "page": page,
-        "rows": [_achievement_row(achievement, users) for achievement in page.object_list],
+        "rows": [
+            _achievement_row(achievement, users, credentials=request_has_credentials(request))
+            for achievement in page.object_list
+        ],
         "users_count": users,
         "rarest_url": _query_without(request, "page", "order") or "?",
         "points_url": _query_without(request, "page", order="points"),
@@ -240,7 +273,9 @@ def achievement_detail(request: HttpRequest, code: str) -> HttpResponse:
     users = User.objects.count()
     context = {
         "nav": "achievements",
-        "achievement": _achievement_row(achievement, users),
+        "achievement": _achievement_row(
+            achievement, users, credentials=request_has_credentials(request)
+        ),
         "users_count": users,
         "page": page,
     }

@@ -7,9 +7,13 @@ The lock order, followed by every write in the project so that concurrent writes
 deadlock:
   1. the achievement row: shared by grants and revocations (its points must not change under
      them), exclusive by a points change or a deletion;
-  2. then user rows, in ascending id.
+  2. then user rows, in ascending id;
+  3. then a user's progress row toward that achievement (achievements.services.progress),
+     exclusive, taken only while holding that user's row.
 A grant or revocation therefore serializes with other writes to the same user, and a points
-change waits for grants of that achievement in flight (and they for it).
+or goal change waits for grants and progress of that achievement in flight (and they for it).
+Every award has a progress row at the goal: a grant sets it there, a revocation removes it
+(steps back to 0).
 """
 
 import logging
@@ -21,7 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, Progress
 from achievements.queries import figures_refresh
 from core.db import row_lock_shared
 from users.models import User
@@ -34,10 +38,13 @@ EARLIEST_AWARD = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def achievement_lock_shared(achievement: Achievement) -> None:
-    """Hold the achievement row so its points cannot change until this transaction ends;
-    raise Achievement.DoesNotExist if it has been deleted meanwhile."""
-    if not row_lock_shared(Achievement, achievement.pk):
+    """Hold the achievement row so its points and goal cannot change until this transaction
+    ends, and refresh `achievement.goal` as read under the lock; raise
+    Achievement.DoesNotExist if it has been deleted meanwhile."""
+    row = row_lock_shared(Achievement, achievement.pk, "goal")
+    if row is None:
         raise Achievement.DoesNotExist(f"Achievement {achievement.code!r} no longer exists.")
+    (achievement.goal,) = row
 
 
 def award_time_validate(awarded_at: datetime) -> None:
@@ -72,8 +79,22 @@ def _audit(
     transaction.on_commit(lambda: logger.info(message, *args, extra=fields))
 
 
-def _lock_user(user: User) -> User:
+def user_lock(user: User) -> User:
+    """Hold the user's row until this transaction ends (step 2 of the lock order); raises
+    User.DoesNotExist if the user has been deleted meanwhile."""
     return User.objects.select_for_update().get(pk=user.pk)
+
+
+def _progress_complete(*, user: User, achievement: Achievement) -> None:
+    """Put the holder's progress at the goal (the caller holds the user's row)."""
+    now = timezone.now()
+    done = Progress.objects.filter(user=user, achievement=achievement).update(
+        steps=achievement.goal, updated_at=now
+    )
+    if not done:
+        Progress.objects.create(
+            user=user, achievement=achievement, steps=achievement.goal, updated_at=now
+        )
 
 
 @transaction.atomic
@@ -90,13 +111,14 @@ def award_grant(
     award_time_validate(awarded_at)
     achievement_lock_shared(achievement)
     # Holding the user's row makes check-then-insert safe: identical requests queue here.
-    _lock_user(user)
+    user_lock(user)
     existing = Award.objects.filter(user=user, achievement=achievement).first()
     if existing is not None:
         return existing, False
     award = Award.objects.create(
         user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by
     )
+    _progress_complete(user=user, achievement=achievement)
     figures_refresh(user.pk)
     _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
     return award, True
@@ -123,9 +145,11 @@ def award_revoke(
 ) -> None:
     """Take `achievement` back from `user`; raises Award.DoesNotExist if they do not hold it."""
     achievement_lock_shared(achievement)
-    _lock_user(user)
+    user_lock(user)
     deleted, _ = Award.objects.filter(user=user, achievement=achievement).delete()
     if not deleted:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
+    # Steps back to 0: the user starts over toward it.
+    Progress.objects.filter(user=user, achievement=achievement).delete()
     figures_refresh(user.pk)
     _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from achievements.models import Award
+from achievements.queries import progress_fill_from_awards
 from achievements.services.figures import figures_rebuild
 from core.db import statement_timeout_lift
 from users.models import User
@@ -61,6 +62,8 @@ def awards_bulk_load(rows: Iterable[tuple[int, int, datetime]]) -> int:
     before = Award.objects.count()
     _insert(rows)
     added = Award.objects.count() - before
+    # Held achievements' progress sits at the goal, as after award_grant.
+    progress_fill_from_awards()
     figures_rebuild()
     logger.info("bulk load: %s awards added", added)
     return added

@@ -11,7 +11,8 @@ from django.db.models import F
 from django.utils.text import slugify
 from modeltranslation.utils import build_localized_fieldname
 
-from achievements.models import CODE_MAX_LENGTH, Achievement, Award
+from achievements.models import CODE_MAX_LENGTH, MIN_GOAL, Achievement, Award
+from achievements.selectors import achievement_goal_frozen
 from core.errors import DomainConflict
 from core.languages import language_codes
 from users.models import User
@@ -21,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 class AchievementInUse(DomainConflict):
     """The achievement has holders, so deleting it would rewrite their history."""
+
+
+class GoalFrozen(DomainConflict):
+    """Someone has progress toward the achievement or holds it: a new goal would change what
+    their steps mean."""
 
 
 def _set_texts(
@@ -46,10 +52,19 @@ def _require_english(achievement: Achievement) -> None:
         raise ValidationError(errors)
 
 
-def _require_integer_points(points) -> None:
+def _require_integer(field: str, value) -> None:
     # Django would coerce True, "5" and 5.0 to integers; the contract refuses them.
-    if isinstance(points, bool) or not isinstance(points, int):
-        raise ValidationError({"points": ["Points must be a whole number."]})
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError({field: [f"{field.capitalize()} must be a whole number."]})
+
+
+def _require_integer_points(points) -> None:
+    _require_integer("points", points)
+
+
+def _require_boolean(field: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValidationError({field: ["Must be true or false."]})
 
 
 def _unique_code_from(name: str) -> str:
@@ -69,10 +84,14 @@ def achievement_create(
     names: Mapping[str, str],
     descriptions: Mapping[str, str],
     code: str | None = None,
+    goal: int = MIN_GOAL,
+    hidden: bool = False,
 ) -> Achievement:
     """Add an entry to the catalog. Without a code, one is made from the English name."""
     _require_integer_points(points)
-    achievement = Achievement(points=points)
+    _require_integer("goal", goal)
+    _require_boolean("hidden", hidden)
+    achievement = Achievement(points=points, goal=goal, hidden=hidden)
     _set_texts(achievement, names, descriptions)
     _require_english(achievement)
     achievement.code = code or _unique_code_from(names.get(settings.LANGUAGE_CODE, ""))
@@ -94,14 +113,29 @@ def achievement_update(
     points: int | None = None,
     names: Mapping[str, str] | None = None,
     descriptions: Mapping[str, str] | None = None,
+    goal: int | None = None,
+    hidden: bool | None = None,
 ) -> Achievement:
-    """Change points and texts. A points change moves every holder's total in the same
-    transaction."""
+    """Change points, goal, visibility and texts. A points change moves every holder's total
+    in the same transaction; a goal change is refused (GoalFrozen) once anyone has progress
+    toward it or holds it."""
     locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
     old_points = locked.points
     if points is not None:
         _require_integer_points(points)
         locked.points = points
+    if hidden is not None:
+        _require_boolean("hidden", hidden)
+        locked.hidden = hidden
+    if goal is not None and goal != locked.goal:
+        _require_integer("goal", goal)
+        # The exclusive lock above keeps progress and grants of it out until this commits.
+        if achievement_goal_frozen(locked):
+            raise GoalFrozen(
+                f"The goal of {locked.code!r} cannot change: users already have progress "
+                "toward it or hold it."
+            )
+        locked.goal = goal
     _set_texts(locked, names, descriptions)
     _require_english(locked)
     locked.full_clean()

@@ -7,8 +7,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, Progress
 from achievements.queries import figures_mismatches
+from achievements.services.progress import progress_increment
 from tests.factories import AchievementFactory, UserFactory
 from users.models import User
 
@@ -29,10 +30,11 @@ def messages_of(response) -> list[str]:
 
 
 def no_inline_rows() -> dict:
-    """The management forms of the user page's two award inlines, with no rows."""
+    """The management forms of the user page's inlines (two for awards, one for progress),
+    with no rows."""
     return {
         f"{prefix}-{field}": value
-        for prefix in ("awards", "awards-2")
+        for prefix in ("awards", "awards-2", "progress")
         for field, value in (
             ("TOTAL_FORMS", "0"),
             ("INITIAL_FORMS", "0"),
@@ -152,6 +154,13 @@ def test_the_user_page_awards_and_revokes_through_its_inlines(admin_client, gran
             "awards-2-0-achievement": new.pk,
             "awards-2-0-awarded_at_0": day,
             "awards-2-0-awarded_at_1": time,
+            # The read-only progress inline shows the held award's row.
+            "progress-TOTAL_FORMS": "1",
+            "progress-INITIAL_FORMS": "1",
+            "progress-MIN_NUM_FORMS": "0",
+            "progress-MAX_NUM_FORMS": "1000",
+            "progress-0-id": Progress.objects.get(user=ann).pk,
+            "progress-0-user": ann.pk,
         },
     )
 
@@ -191,6 +200,7 @@ def test_changing_points_in_the_admin_moves_every_holders_total(admin_client, gr
         f"{ACHIEVEMENTS}{owl.pk}/change/",
         {
             "points": 100,
+            "goal": 1,
             "name_en": owl.name_en,
             "description_en": owl.description_en,
             "name_ru": "",
@@ -209,6 +219,7 @@ def test_an_achievement_added_without_a_code_gets_one_from_its_english_name(admi
         {
             "code": "",
             "points": 15,
+            "goal": 1,
             "name_en": "Night Owl",
             "description_en": "Study after midnight.",
             "name_ru": "Сова",
@@ -257,3 +268,68 @@ def test_the_achievement_list_shows_how_many_hold_each(admin_client, grant):
     assert response.status_code == 200
     row = next(r for r in response.context["cl"].result_list if r.code == "popular")
     assert row.holder_count == 3
+
+
+def test_goal_and_hidden_are_set_on_the_achievement_form(admin_client):
+    response = admin_client.post(
+        f"{ACHIEVEMENTS}add/",
+        {
+            "code": "cards",
+            "points": 15,
+            "goal": 100,
+            "hidden": "on",
+            "name_en": "Read 100 cards",
+            "description_en": "Read a hundred flash cards.",
+            "name_ru": "",
+            "description_ru": "",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Achievement.objects.values_list("goal", "hidden").get() == (100, True)
+
+
+def test_a_frozen_goal_is_a_form_error_on_the_achievement_form(admin_client):
+    cards = AchievementFactory(goal=10)
+    progress_increment(user=UserFactory(), achievement=cards, increment=2)
+
+    response = admin_client.post(
+        f"{ACHIEVEMENTS}{cards.pk}/change/",
+        {
+            "points": cards.points,
+            "goal": 20,
+            "name_en": cards.name_en,
+            "description_en": cards.description_en,
+            "name_ru": "",
+            "description_ru": "",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "goal" in response.context["adminform"].form.errors
+    cards.refresh_from_db()
+    assert cards.goal == 10
+
+
+def test_the_user_page_shows_progress_read_only(admin_client):
+    ann = UserFactory()
+    cards = AchievementFactory(goal=10, name_en="Read 10 cards")
+    progress_increment(user=ann, achievement=cards, increment=7)
+
+    page = admin_client.get(f"{USERS}{ann.pk}/change/").content.decode()
+
+    assert "progress toward achievements" in page.lower()
+    assert 'name="progress-0-steps"' not in page  # shown, not editable
+    assert ">7<" in page
+
+
+def test_the_bulk_action_sets_an_incremental_achievements_steps_to_its_goal(admin_client):
+    ann = UserFactory()
+    cards = AchievementFactory(goal=10, points=5)
+    progress_increment(user=ann, achievement=cards, increment=3)
+    selected = {"action": "award_achievement_to_users", ACTION_CHECKBOX_NAME: [ann.pk]}
+
+    admin_client.post(USERS, {**selected, "apply": "1", "achievement": cards.pk})
+
+    assert Progress.objects.get(user=ann, achievement=cards).steps == 10
+    assert figures(ann) == (1, 5)

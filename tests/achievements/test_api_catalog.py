@@ -12,6 +12,9 @@ CATALOG = "/api/v1/achievements/"
 ACHIEVEMENT_FIELDS = [
     "code",
     "points",
+    "goal",
+    "hidden",
+    "rule",
     "name",
     "description",
     "name_en",
@@ -39,7 +42,7 @@ def new_entry(**overrides) -> dict:
 # --- GET ------------------------------------------------------------------------------------
 
 
-def test_an_achievement_reads_as_its_nine_fields(anonymous):
+def test_an_achievement_reads_as_its_twelve_fields(anonymous):
     entry = AchievementFactory(
         code="dragon",
         points=100,
@@ -57,6 +60,9 @@ def test_an_achievement_reads_as_its_nine_fields(anonymous):
     assert body == {
         "code": "dragon",
         "points": 100,
+        "goal": 1,
+        "hidden": False,
+        "rule": None,
         "name": "Dragon Slayer",
         "description": "Slay a dragon.",
         "name_en": "Dragon Slayer",

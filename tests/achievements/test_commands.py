@@ -4,9 +4,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import F
 from django.utils import translation
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement, Award, Progress
+from achievements.queries import figures_mismatches
 from achievements.seeding import BENCH_USERNAME_PREFIX, load_catalog
 from stats import selectors as stats
 from users.models import User
@@ -47,6 +49,32 @@ def test_seeding_again_adds_nothing_twice():
     assert counts() == before
     assert set(Award.objects.values_list("user__username", "achievement__code")) == awarded_before
     assert "Added 0 achievements, 0 users and 0 awards" in output
+
+
+def test_the_demo_has_users_part_way_toward_incremental_and_hidden_achievements():
+    seed()
+    progress_before = set(Progress.objects.values_list("user_id", "achievement_id", "steps"))
+
+    incremental = Achievement.objects.filter(goal__gt=1)
+    assert incremental.count() >= 3
+    part_way = Progress.objects.filter(achievement__goal__gt=1, steps__gt=0).exclude(
+        steps=F("achievement__goal")
+    )
+    assert part_way.count() >= 5
+    hidden = Achievement.objects.filter(hidden=True)
+    assert hidden.count() == 2
+    assert all(a.name_en and a.name_ru and a.description_ru for a in hidden)
+    # Some users reached a goal through progress, and hold the award.
+    reached = Progress.objects.filter(achievement__goal__gt=1, steps=F("achievement__goal"))
+    assert reached.exists()
+    assert all(Award.objects.filter(user=p.user, achievement=p.achievement) for p in reached)
+    assert figures_mismatches() == []
+
+    seed()
+
+    assert set(Progress.objects.values_list("user_id", "achievement_id", "steps")) == (
+        progress_before
+    )
 
 
 def test_the_demo_gives_every_stat_a_meaningful_answer():

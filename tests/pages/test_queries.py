@@ -24,7 +24,7 @@ QUERY_BOUNDS = {
     "/leaderboard/?by=achievements&page=2": 3,
     "/streaks/?days=2": 2,
     "/search/?q=user": 3,
-    "/users/{user}/": 5,
+    "/users/{user}/": 6,
     "/users/nobody/": 1,
     "/achievements/": 3,
     "/achievements/?order=points&page=2": 3,
