@@ -6,23 +6,19 @@ are derived from the events and rewritten in the same transaction as each batch
 """
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from achievements.models import (  # noqa: F401 (EVENT_TYPE_REGEX: re-exported)
+    EVENT_TYPE_MAX_LENGTH,
+    EVENT_TYPE_REGEX,
+    validate_event_type,
+)
 from users.models import User
 
 EVENT_ID_MAX_LENGTH = 100
-EVENT_TYPE_MAX_LENGTH = 64
-EVENT_TYPE_REGEX = r"^[a-z0-9_.-]{1,64}\Z"
 MAX_VALUE = 1_000_000_000
-
-validate_event_type = RegexValidator(
-    EVENT_TYPE_REGEX,
-    "Enter an event type of 1 to 64 lowercase letters, digits, dots, hyphens and underscores.",
-    code="invalid_event_type",
-)
 
 
 class Event(models.Model):

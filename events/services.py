@@ -3,11 +3,15 @@ call it, so the measures cannot drift between write paths.
 
 Lock order (the project's order, written at the top of `achievements/services/awards.py`,
 extended): a batch of events holds
-  1. the rows of the users it names, in ascending id (`FOR UPDATE`), so the per-user measures
-     are recomputed by one batch at a time per user;
-  2. then the unique index entries of its event ids, in ascending id order (the insert is
+  0. a lock per event type it carries, shared (a rule change of that type takes it
+     exclusively, so a batch sees every rule of its types, or waits for a change to commit);
+  1. the achievement rows of those types' rules, shared (their goal and rule stay put);
+  2. the rows of the users it names, in ascending id (`FOR UPDATE`), so the per-user measures
+     and progress are recomputed by one batch at a time per user;
+  3. then the unique index entries of its event ids, in ascending id order (the insert is
      sorted), so two batches that share ids wait on each other in one order, never in a cycle;
-  3. then the per-day and measure rows of those users, which only batches holding (1) touch.
+  4. then the per-day, measure and progress rows of those users, which only holders of (2)
+     touch; a goal reached grants through `award_grant`, which takes (1) and (2) again.
 """
 
 import logging
@@ -22,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.consistency import Mismatch
-from core.db import statement_timeout_lift
+from core.db import event_types_lock, statement_timeout_lift
 from events.models import EVENT_ID_MAX_LENGTH, EVENT_TYPE_REGEX, MAX_VALUE
 from events.queries import (
     event_days_add,
@@ -34,6 +38,7 @@ from events.queries import (
     measures_stored,
     users_lock_by_name,
 )
+from events.rules import AcceptedEvent, measures_of, rules_apply_to_batch, rules_lock_for_types
 from users.models import USERNAME_MAX_LENGTH, USERNAME_REGEX, User
 
 logger = logging.getLogger(__name__)
@@ -182,6 +187,10 @@ def events_record(
             results.append(EventResult(id=checked.event_id, status="accepted"))
             clean.append(checked)
 
+    # The lock order (see the module docstring): event types, rules, users, event ids.
+    types = sorted({event.type for event in clean})
+    event_types_lock(types, shared=True)
+    rules = rules_lock_for_types(types)
     user_ids = users_lock_by_name(event.username.lower() for event in clean)
     first_of_id: dict[str, _Clean] = {}
     for event in clean:
@@ -210,7 +219,23 @@ def events_record(
         else:
             results[event.index].status = "duplicate"
 
+    ruled = [
+        AcceptedEvent(
+            index=e.index,
+            user_id=e.user_id,
+            type=e.type,
+            value=e.value,
+            occurred_at=e.occurred_at,
+            day=event_day(e.occurred_at),
+        )
+        for e in accepted
+        if e.type in {rule.event for rule in rules}
+    ]
+    before = measures_of(sorted({(e.user_id, e.type) for e in ruled})) if ruled else {}
     _measures_add(accepted)
+    unlocked = rules_apply_to_batch(rules=rules, accepted=ruled, before=before, by=by)
+    for index, codes in unlocked.items():
+        results[index].unlocked = codes
     counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
     for result in results:
         counts[result.status] += 1

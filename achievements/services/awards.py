@@ -10,6 +10,11 @@ deadlock:
   2. then user rows, in ascending id;
   3. then a user's progress row toward that achievement (achievements.services.progress),
      exclusive, taken only while holding that user's row.
+Events (events.services) put one lock before all these: per event type, shared by a batch
+of events, exclusive by a change of the rules of that type (core.db.event_types_lock). A batch
+then takes the achievement rows of its types' rules shared (1), its users' rows (2), the
+unique index entries of its event ids in ascending order, and the per-day, measure and
+progress rows of those users.
 A grant or revocation therefore serializes with other writes to the same user, and a points
 or goal change waits for grants and progress of that achievement in flight (and they for it).
 Every award has a progress row at the goal: a grant sets it there, a revocation removes it
@@ -27,6 +32,7 @@ from django.utils import timezone
 
 from achievements.models import Achievement, Award, Progress
 from achievements.queries import figures_refresh
+from achievements.services.rules import rule_progress
 from core.db import row_lock_shared
 from users.models import User
 
@@ -88,8 +94,9 @@ def user_lock(user: User) -> User:
 def _progress_complete(*, user: User, achievement: Achievement) -> None:
     """Put the holder's progress at the goal (the caller holds the user's row)."""
     now = timezone.now()
+    # Any grant gives back what a revocation took from the rule (rule_revoked).
     done = Progress.objects.filter(user=user, achievement=achievement).update(
-        steps=achievement.goal, updated_at=now
+        steps=achievement.goal, updated_at=now, rule_revoked=False
     )
     if not done:
         Progress.objects.create(
@@ -140,6 +147,66 @@ def award_grant_many(
 
 
 @transaction.atomic
+def award_grant_set(
+    *,
+    achievement: Achievement,
+    user_ids: list[int],
+    awarded_at: datetime,
+    by: AbstractBaseUser | None = None,
+) -> int:
+    """Give `achievement` to many users in a few statements (a rule reaching its goal for
+    many at once); those who hold it keep their award. The caller holds the achievement row
+    exclusively; this holds every user (ascending id) so the set-based figures refresh cannot
+    overwrite a concurrent write. Returns how many awards were added."""
+    award_time_validate(awarded_at)
+    if not user_ids:
+        return 0
+    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
+    held = set(
+        Award.objects.filter(achievement=achievement, user_id__in=user_ids).values_list(
+            "user_id", flat=True
+        )
+    )
+    new = sorted(set(user_ids) - held)
+    Award.objects.bulk_create(
+        [
+            Award(user_id=uid, achievement=achievement, awarded_at=awarded_at, awarded_by=by)
+            for uid in new
+        ],
+        batch_size=2000,
+    )
+    Progress.objects.filter(achievement=achievement, user_id__in=new).update(
+        steps=achievement.goal, updated_at=awarded_at, rule_revoked=False
+    )
+    with_progress = set(
+        Progress.objects.filter(achievement=achievement, user_id__in=new).values_list(
+            "user_id", flat=True
+        )
+    )
+    Progress.objects.bulk_create(
+        [
+            Progress(
+                user_id=uid, achievement=achievement, steps=achievement.goal, updated_at=awarded_at
+            )
+            for uid in new
+            if uid not in with_progress
+        ],
+        batch_size=2000,
+    )
+    figures_refresh(None)
+    names = dict(User.objects.filter(pk__in=new).values_list("pk", "username"))
+    for uid in new:
+        _audit(
+            "award_granted",
+            achievement=achievement,
+            user=User(pk=uid, username=names.get(uid, "")),
+            by=by,
+            awarded_at=awarded_at,
+        )
+    return len(new)
+
+
+@transaction.atomic
 def award_revoke(
     *, user: User, achievement: Achievement, by: AbstractBaseUser | None = None
 ) -> None:
@@ -149,7 +216,19 @@ def award_revoke(
     deleted, _ = Award.objects.filter(user=user, achievement=achievement).delete()
     if not deleted:
         raise Award.DoesNotExist(f"{user.username} does not hold {achievement.code}.")
-    # Steps back to 0: the user starts over toward it.
-    Progress.objects.filter(user=user, achievement=achievement).delete()
+    if achievement.rule is None:
+        # Steps back to 0: the user starts over toward it.
+        Progress.objects.filter(user=user, achievement=achievement).delete()
+    else:
+        # Progress keeps following the rule's measure, and the rule will not grant it again.
+        Progress.objects.update_or_create(
+            user=user,
+            achievement=achievement,
+            defaults={
+                "steps": rule_progress(user=user, achievement=achievement),
+                "updated_at": timezone.now(),
+                "rule_revoked": True,
+            },
+        )
     figures_refresh(user.pk)
     _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)

@@ -47,3 +47,27 @@ def measures(events: Iterable[EventRow], zone: tzinfo) -> dict[tuple[str, str], 
             "last_occurred_at": max(row.occurred_at for row in rows),
         }
     return answer
+
+
+MEASURE_KEYS = {"count": "count", "sum": "sum", "days": "days", "streak": "longest_streak"}
+
+
+def rule_outcomes(
+    arrivals: list[EventRow], rules: dict[str, tuple[str, str, int]], zone: tzinfo
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], datetime]]:
+    """Replay accepted events in arrival order against `rules` (code -> (event type, measure,
+    goal)): each user's steps (the measure capped at the goal), and for each (username, code)
+    whose measure reached the goal, the occurred_at of the event whose arrival reached it."""
+    steps, awards = {}, {}
+    seen: list[EventRow] = []
+    for event in arrivals:
+        seen.append(event)
+        for code, (type_, measure, goal) in rules.items():
+            if event.type != type_:
+                continue
+            mine = [e for e in seen if e.username == event.username and e.type == type_]
+            value = measures(mine, zone)[(event.username, type_)][MEASURE_KEYS[measure]]
+            steps[(event.username, code)] = min(value, goal)
+            if value >= goal and (event.username, code) not in awards:
+                awards[(event.username, code)] = event.occurred_at
+    return steps, awards
