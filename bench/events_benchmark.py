@@ -213,6 +213,63 @@ def send_many(port, token, clients, jobs) -> tuple[float, int]:
     return elapsed, accepted[0]
 
 
+MEASURES = ["count", "sum", "days", "streak"]
+# Goals a year of random history reaches for some users and not others.
+GOALS = {"count": 3, "sum": 300, "days": 3, "streak": 2}
+
+
+def rule_body(n: int, types: list[str], prefix: str) -> dict:
+    measure = MEASURES[n % len(MEASURES)]
+    return {
+        "code": f"{prefix}-rule-{n}",
+        "points": 10,
+        "goal": GOALS[measure] * (1 + n // len(MEASURES) // 2),
+        "name_en": f"Rule {n}",
+        "description_en": f"{measure} of {types[n % len(types)]}",
+        "rule": {"event": types[n % len(types)], "measure": measure},
+    }
+
+
+def post_achievement(port: int, token: str, body: dict) -> float:
+    sender = Sender(port, token)
+    started = time.perf_counter()
+    sender.connection.request("POST", "/api/v1/achievements/", json.dumps(body), sender.headers)
+    response = sender.connection.getresponse()
+    payload = response.read()
+    if response.status != 201:
+        raise SystemExit(f"adding a rule failed: {response.status} {payload[:300]!r}")
+    return time.perf_counter() - started
+
+
+def rules_exact(sample_users: list[int]) -> str:
+    """Each rule on the sampled users: held exactly when the measure reached the goal (no
+    revocations here), and otherwise progress equal to the measure."""
+    from achievements.models import Achievement, Award, Progress
+    from events.models import Measure
+    from events.rules import MEASURE_COLUMNS
+
+    wrong = checked = 0
+    held = set(
+        Award.objects.filter(user_id__in=sample_users).values_list("user_id", "achievement_id")
+    )
+    steps = {
+        (p.user_id, p.achievement_id): p.steps
+        for p in Progress.objects.filter(user_id__in=sample_users)
+    }
+    measures = {(m.user_id, m.type): m for m in Measure.objects.filter(user_id__in=sample_users)}
+    for rule in Achievement.objects.exclude(rule_event=None):
+        for user_id in sample_users:
+            measure = measures.get((user_id, rule.rule_event))
+            value = getattr(measure, MEASURE_COLUMNS[rule.rule_measure]) if measure else 0
+            checked += 1
+            key = (user_id, rule.pk)
+            if (key in held) != (value >= rule.goal) or (
+                key not in held and steps.get(key, 0) != value
+            ):
+                wrong += 1
+    return f"rules over the sample: {checked:,} (user, rule) pairs checked, {wrong} wrong"
+
+
 def exactness(sample: int, rng) -> None:
     from django.db import connection
     from django.utils import timezone
@@ -249,6 +306,10 @@ def exactness(sample: int, rng) -> None:
     }
     verdict = "equal" if stored == expected else "DIFFERENT"
     print(f"oracle over {len(chosen)} sampled users ({len(rows):,} events): {verdict}")
+    print(rules_exact(chosen))
+    from achievements.queries import figures_mismatches
+
+    print(f"users whose figures differ from their awards: {len(figures_mismatches())}")
 
 
 def main() -> None:
@@ -262,6 +323,7 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=3000, help="one-event requests")
     parser.add_argument("--sample", type=int, default=300, help="users checked by the oracle")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--rules", type=int, default=20, help="rule-driven achievements")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
@@ -287,6 +349,14 @@ def main() -> None:
     print(f"gunicorn on port {args.port}; {len(usernames):,} users; {stored:,} events stored")
     print()
     meter = CpuMeter(gunicorn, url)
+    rule_seconds = [
+        post_achievement(args.port, token, rule_body(n, types, prefix)) for n in range(args.rules)
+    ]
+    if rule_seconds:
+        print(
+            f"{args.rules} rules added over {stored:,} stored events: "
+            f"{min(rule_seconds):.1f}-{max(rule_seconds):.1f} s each"
+        )
     print(f"load average before: {os.getloadavg()[0]:.1f}")
     print(
         "| events stored after | events sent | batches | seconds | events/s "
@@ -327,6 +397,11 @@ def main() -> None:
             "requests/s on two idle cores"
         )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
+        from events.models import Event
+
+        total = Event.objects.count()
+        seconds = post_achievement(args.port, token, rule_body(args.rules, types, f"{prefix}-late"))
+        print(f"one more rule added over {total:,} stored events: {seconds:.1f} s")
     finally:
         gunicorn.terminate()
         gunicorn.wait(30)

@@ -7,6 +7,7 @@ equal the oracle over the raw events.
 
 import random
 import threading
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from achievements.models import Award, Progress
+from achievements.queries import figures_mismatches
+from achievements.services.catalog import achievement_create, achievement_update
 from events.models import Event
 from events.services import measures_check
 from tests.events.oracle import EventRow, measures
@@ -31,6 +35,14 @@ pytestmark = [
 ]
 
 THREADS = 6
+RULES = {
+    "regular": ("login", "count", 40),
+    "earner": ("xp", "sum", 20_000),
+    "habit": ("lesson.done", "days", 15),
+    "streaker": ("login", "streak", 3),
+}
+# The rule this test keeps changing while batches run: (event type, measure) in turn.
+TOGGLED = [("lesson.done", "count"), ("xp", "days"), ("login", "days")]
 JOIN_TIMEOUT = 120
 
 
@@ -63,7 +75,27 @@ def test_racing_batches_with_retries_count_each_event_once(seed, integration_tok
             start += size
         plans.append(batches)
 
-    barrier = threading.Barrier(THREADS)
+    achievements = {
+        code: achievement_create(
+            code=code,
+            points=5,
+            goal=goal,
+            names={"en": code},
+            descriptions={"en": code},
+            rule={"event": type_, "measure": measure},
+        )
+        for code, (type_, measure, goal) in {**RULES, "toggled": (*TOGGLED[0], 10)}.items()
+    }
+
+    def toggle() -> None:
+        for n in range(1, 7):
+            event, measure = TOGGLED[n % len(TOGGLED)]
+            achievement_update(
+                achievement=achievements["toggled"], rule={"event": event, "measure": measure}
+            )
+            time.sleep(0.2)
+
+    barrier = threading.Barrier(THREADS + 1)
     accepted = [0] * THREADS
     failures: list[object] = []
 
@@ -83,7 +115,18 @@ def test_racing_batches_with_retries_count_each_event_once(seed, integration_tok
         finally:
             connection.close()
 
+    def toggler() -> None:
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            toggle()
+        except BaseException as exc:  # reported to the test thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
     threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
+    threads.append(threading.Thread(target=toggler))
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -104,3 +147,25 @@ def test_racing_batches_with_retries_count_each_event_once(seed, integration_tok
     )
     assert stored_measures() == oracle
     assert measures_check() == []
+    assert figures_mismatches() == []
+
+    final_event, final_measure = TOGGLED[6 % len(TOGGLED)]
+    rules = {**RULES, "toggled": (final_event, final_measure, 10)}
+    keys = {"count": "count", "sum": "sum", "days": "days", "streak": "longest_streak"}
+    held = set(Award.objects.values_list("user__username", "achievement__code"))
+    steps = {
+        (p.user.username, p.achievement.code): p.steps
+        for p in Progress.objects.select_related("user", "achievement")
+    }
+    for username in {u.lower() for u in usernames}:
+        for code, (type_, measure, goal) in rules.items():
+            value = oracle.get((username, type_), {}).get(keys[measure], 0)
+            if code != "toggled":
+                # Every rule held still: held exactly when the measure reached the goal.
+                assert ((username, code) in held) == (value >= goal), (username, code)
+            if (username, code) in held:
+                assert steps[(username, code)] == goal
+            else:
+                # Progress follows the measure of the rule as it stands, capped at the goal.
+                assert value < goal
+                assert steps.get((username, code), 0) == value
