@@ -6,6 +6,7 @@ PostgreSQL and SQLite differ, the two spellings sit side by side in `_DIALECTS`.
 travel as parameters; only table names (from model metadata) are formatted into the text.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -44,20 +45,24 @@ def _award_days_sql(user_id: int | None) -> tuple[str, tuple]:
     days = Award.objects.order_by().annotate(
         day=TruncDate("awarded_at", tzinfo=timezone.get_default_timezone())
     )
-    if user_id is not None:
+    if isinstance(user_id, int):
         days = days.filter(user_id=user_id)
+    elif user_id is not None:
+        days = days.filter(user_id__in=user_id)
     return days.values("user_id", "day").distinct().query.sql_with_params()
 
 
-def _expected_figures_sql(user_id: int | None) -> tuple[str, list]:
+def _expected_figures_sql(user_id: int | Sequence[int] | None) -> tuple[str, list]:
     """A CTE named `expected`: (id, username, achievements_count, points, longest_streak,
     streak_start, streak_end) for every user, or for one, computed from the awards alone."""
     days_sql, days_params = _award_days_sql(user_id)
     award = Award._meta.db_table
     achievement = Achievement._meta.db_table
     user = User._meta.db_table
-    only_user = "WHERE w.user_id = %s" if user_id is not None else ""
-    only_user_u = "WHERE u.id = %s" if user_id is not None else ""
+    ids = [user_id] if isinstance(user_id, int) else list(user_id or [])
+    placeholders = ", ".join(["%s"] * len(ids))
+    only_user = f"WHERE w.user_id IN ({placeholders})" if user_id is not None else ""
+    only_user_u = f"WHERE u.id IN ({placeholders})" if user_id is not None else ""
     sql = f"""
         WITH days AS ({days_sql}),
         islands AS (
@@ -92,7 +97,7 @@ def _expected_figures_sql(user_id: int | None) -> tuple[str, list]:
     """
     params = list(days_params)
     if user_id is not None:
-        params += [user_id, user_id]
+        params += [*ids, *ids]
     return sql, params
 
 
@@ -104,8 +109,11 @@ def _differs_condition(stored: str) -> str:
     return " OR ".join(f"{stored}.{f} {differs} expected.{f}" for f in _FIGURES)
 
 
-def figures_refresh(user_id: int | None = None) -> None:
-    """Rewrite the stored figures that differ from the awards, for one user or for all."""
+def figures_refresh(user_id: int | Sequence[int] | None = None) -> None:
+    """Rewrite the stored figures that differ from the awards, for one user, some (at most a
+    few thousand ids per call) or all."""
+    if user_id is not None and not isinstance(user_id, int) and not user_id:
+        return
     sql, params = _expected_figures_sql(user_id)
     table = User._meta.db_table
     assignments = ", ".join(f"{f} = expected.{f}" for f in _FIGURES)

@@ -33,6 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "achievements_site.settings")
 os.environ.setdefault("DEBUG", "1")  # for the setup in this process only; gunicorn runs DEBUG=0
+# Migrating and seeding a million awards outlast a request's statement timeout; gunicorn below
+# gets the default back.
+STATEMENT_TIMEOUT_MS = os.environ.get("DB_STATEMENT_TIMEOUT_MS", "15000")
+os.environ["DB_STATEMENT_TIMEOUT_MS"] = "0"
 
 HOST = "127.0.0.1"
 
@@ -81,6 +85,7 @@ def start_gunicorn(port: int, url: str) -> subprocess.Popen:
         "THROTTLE_USER_RATE": "",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_BIND": f"{HOST}:{port}",
+        "DB_STATEMENT_TIMEOUT_MS": STATEMENT_TIMEOUT_MS,
     }
     process = subprocess.Popen(
         [

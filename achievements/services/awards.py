@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from achievements.models import Achievement, Award, Progress
@@ -146,6 +147,10 @@ def award_grant_many(
     return newly, already
 
 
+# Users per set-based statement: far below SQLite's 32,766 parameters.
+FIGURES_CHUNK = 5000
+
+
 @transaction.atomic
 def award_grant_set(
     *,
@@ -156,18 +161,23 @@ def award_grant_set(
 ) -> int:
     """Give `achievement` to many users in a few statements (a rule reaching its goal for
     many at once); those who hold it keep their award. The caller holds the achievement row
-    exclusively; this holds every user (ascending id) so the set-based figures refresh cannot
-    overwrite a concurrent write. Returns how many awards were added."""
+    exclusively; this holds the users' rows (ascending id) so the set-based figures refresh
+    of exactly those users cannot overwrite a concurrent write. Returns how many awards were
+    added."""
     award_time_validate(awarded_at)
     if not user_ids:
         return 0
-    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
-    held = set(
-        Award.objects.filter(achievement=achievement, user_id__in=user_ids).values_list(
-            "user_id", flat=True
+    ordered = sorted(set(user_ids))
+    for start in range(0, len(ordered), FIGURES_CHUNK):
+        chunk = ordered[start : start + FIGURES_CHUNK]
+        list(
+            User.objects.filter(pk__in=chunk)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
         )
-    )
-    new = sorted(set(user_ids) - held)
+    held = set(Award.objects.filter(achievement=achievement).values_list("user_id", flat=True))
+    new = [uid for uid in ordered if uid not in held]
     Award.objects.bulk_create(
         [
             Award(user_id=uid, achievement=achievement, awarded_at=awarded_at, awarded_by=by)
@@ -175,13 +185,14 @@ def award_grant_set(
         ],
         batch_size=2000,
     )
-    Progress.objects.filter(achievement=achievement, user_id__in=new).update(
-        steps=achievement.goal, updated_at=awarded_at, rule_revoked=False
-    )
+    Progress.objects.filter(
+        achievement=achievement,
+        user_id__in=Subquery(
+            Award.objects.filter(achievement=achievement, awarded_at=awarded_at).values("user_id")
+        ),
+    ).update(steps=achievement.goal, updated_at=awarded_at, rule_revoked=False)
     with_progress = set(
-        Progress.objects.filter(achievement=achievement, user_id__in=new).values_list(
-            "user_id", flat=True
-        )
+        Progress.objects.filter(achievement=achievement).values_list("user_id", flat=True)
     )
     Progress.objects.bulk_create(
         [
@@ -193,8 +204,12 @@ def award_grant_set(
         ],
         batch_size=2000,
     )
-    figures_refresh(None)
-    names = dict(User.objects.filter(pk__in=new).values_list("pk", "username"))
+    for start in range(0, len(new), FIGURES_CHUNK):
+        figures_refresh(new[start : start + FIGURES_CHUNK])
+    names = {}
+    for start in range(0, len(new), FIGURES_CHUNK):
+        chunk = new[start : start + FIGURES_CHUNK]
+        names.update(User.objects.filter(pk__in=chunk).values_list("pk", "username"))
     for uid in new:
         _audit(
             "award_granted",
