@@ -3,9 +3,10 @@ reaching the goal grants the award.
 
 Two paths, both set-based over the measures:
   - `rules_apply_to_batch`, inside `events_record`: the rules of a batch's event types bring the
-    progress of the batch's users to their new measures in one statement; each user who
-    crossed a goal is then granted the award through `award_grant`, dated at the
-    `occurred_at` of the event whose arrival made the measure reach it;
+    progress of the batch's users to their new measures in one statement; the users who
+    crossed a goal are then granted the award through `award_grant_set` (a few statements per
+    achievement, not per user), each dated at the `occurred_at` of the event whose arrival
+    made the measure reach it;
   - `rule_evaluate`, when a rule is added or changed (registered with
     achievements.services.rules): every user's progress in one statement, and one set-based
     grant, dated now, to every user already past the goal.
@@ -22,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from achievements.models import Achievement, Award, Progress
-from achievements.services.awards import award_grant, award_grant_set
+from achievements.services.awards import award_grant_set
 from events.models import EventDay, Measure
 from users.models import User
 
@@ -181,22 +182,17 @@ def rules_apply_to_batch(
         ).values_list("user_id", "achievement_id")
     )
     unlocked: dict[int, list[str]] = {}
-    achievements = {
-        a.pk: a for a in Achievement.objects.filter(pk__in={r.achievement_id for r, _u in crossed})
-    }
-    user_rows = {u.pk: u for u in User.objects.filter(pk__in={u for _r, u in crossed})}
+    dated: dict[int, dict[int, datetime]] = {}
     for rule, user_id in sorted(crossed, key=lambda c: (c[1], c[0].achievement_id)):
         if (user_id, rule.achievement_id) in held | revoked:
             continue
         events = [e for e in accepted if e.user_id == user_id and e.type == rule.event]
         event = _crossing_event(rule, before.get((user_id, rule.event)), events)
-        award_grant(
-            user=user_rows[user_id],
-            achievement=achievements[rule.achievement_id],
-            awarded_at=event.occurred_at,
-            by=by,
-        )
+        dated.setdefault(rule.achievement_id, {})[user_id] = event.occurred_at
         unlocked.setdefault(event.index, []).append(rule.code)
+    # One set-based grant per achievement, each user dated at their own crossing event.
+    for achievement in Achievement.objects.filter(pk__in=dated).order_by("pk"):
+        award_grant_set(achievement=achievement, awarded_at=dated[achievement.pk], by=by)
     return unlocked
 
 
@@ -279,7 +275,7 @@ def rule_evaluate(*, achievement: Achievement, by: AbstractBaseUser | None = Non
         )
         .values_list("user_id", flat=True)
     )
-    granted = award_grant_set(achievement=achievement, user_ids=reached, awarded_at=now, by=by)
+    granted = len(award_grant_set(achievement=achievement, user_ids=reached, awarded_at=now, by=by))
     logger.info(
         "rule of %s (%s of %s) applied: %s user(s) granted",
         rule.code,

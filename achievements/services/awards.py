@@ -22,13 +22,12 @@ Every award has a progress row at the goal: a grant sets it there, a revocation 
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from achievements.models import Achievement, Award, Progress
@@ -155,70 +154,75 @@ FIGURES_CHUNK = 5000
 def award_grant_set(
     *,
     achievement: Achievement,
-    user_ids: list[int],
-    awarded_at: datetime,
+    awarded_at: datetime | Mapping[int, datetime],
+    user_ids: Iterable[int] | None = None,
     by: AbstractBaseUser | None = None,
-) -> int:
-    """Give `achievement` to many users in a few statements (a rule reaching its goal for
-    many at once); those who hold it keep their award. The caller holds the achievement row
-    exclusively; this holds the users' rows (ascending id) so the set-based figures refresh
-    of exactly those users cannot overwrite a concurrent write. Returns how many awards were
-    added."""
-    award_time_validate(awarded_at)
-    if not user_ids:
-        return 0
-    ordered = sorted(set(user_ids))
+) -> list[int]:
+    """Give `achievement` to many users in a few statements per 5,000 users (a rule reaching
+    its goal for many at once): to `user_ids` at one moment, or to each user of a mapping at
+    its own moment. Those who hold it keep their award. The caller holds the achievement row;
+    this holds the users' rows (ascending id), so the set-based figures refresh of exactly
+    those users cannot overwrite a concurrent write. Returns the ids newly awarded."""
+    dated = (
+        dict(awarded_at)
+        if isinstance(awarded_at, Mapping)
+        else dict.fromkeys(user_ids or [], awarded_at)
+    )
+    for moment in set(dated.values()):
+        award_time_validate(moment)
+    ordered = sorted(dated)
+    granted: list[int] = []
     for start in range(0, len(ordered), FIGURES_CHUNK):
         chunk = ordered[start : start + FIGURES_CHUNK]
-        list(
+        names = dict(
             User.objects.filter(pk__in=chunk)
             .order_by("pk")
             .select_for_update()
-            .values_list("pk", flat=True)
+            .values_list("pk", "username")
         )
-    held = set(Award.objects.filter(achievement=achievement).values_list("user_id", flat=True))
-    new = [uid for uid in ordered if uid not in held]
-    Award.objects.bulk_create(
-        [
-            Award(user_id=uid, achievement=achievement, awarded_at=awarded_at, awarded_by=by)
-            for uid in new
-        ],
-        batch_size=2000,
-    )
-    Progress.objects.filter(
-        achievement=achievement,
-        user_id__in=Subquery(
-            Award.objects.filter(achievement=achievement, awarded_at=awarded_at).values("user_id")
-        ),
-    ).update(steps=achievement.goal, updated_at=awarded_at, rule_revoked=False)
-    with_progress = set(
-        Progress.objects.filter(achievement=achievement).values_list("user_id", flat=True)
-    )
-    Progress.objects.bulk_create(
-        [
-            Progress(
-                user_id=uid, achievement=achievement, steps=achievement.goal, updated_at=awarded_at
+        held = set(
+            Award.objects.filter(achievement=achievement, user_id__in=chunk).values_list(
+                "user_id", flat=True
             )
-            for uid in new
-            if uid not in with_progress
-        ],
-        batch_size=2000,
-    )
-    for start in range(0, len(new), FIGURES_CHUNK):
-        figures_refresh(new[start : start + FIGURES_CHUNK])
-    names = {}
-    for start in range(0, len(new), FIGURES_CHUNK):
-        chunk = new[start : start + FIGURES_CHUNK]
-        names.update(User.objects.filter(pk__in=chunk).values_list("pk", "username"))
-    for uid in new:
-        _audit(
-            "award_granted",
-            achievement=achievement,
-            user=User(pk=uid, username=names.get(uid, "")),
-            by=by,
-            awarded_at=awarded_at,
         )
-    return len(new)
+        new = [uid for uid in chunk if uid not in held and uid in names]
+        if not new:
+            continue
+        Award.objects.bulk_create(
+            [
+                Award(user_id=uid, achievement=achievement, awarded_at=dated[uid], awarded_by=by)
+                for uid in new
+            ]
+        )
+        now = timezone.now()
+        Progress.objects.filter(achievement=achievement, user_id__in=new).update(
+            steps=achievement.goal, updated_at=now, rule_revoked=False
+        )
+        with_progress = set(
+            Progress.objects.filter(achievement=achievement, user_id__in=new).values_list(
+                "user_id", flat=True
+            )
+        )
+        Progress.objects.bulk_create(
+            [
+                Progress(
+                    user_id=uid, achievement=achievement, steps=achievement.goal, updated_at=now
+                )
+                for uid in new
+                if uid not in with_progress
+            ]
+        )
+        figures_refresh(new)
+        for uid in new:
+            _audit(
+                "award_granted",
+                achievement=achievement,
+                user=User(pk=uid, username=names[uid]),
+                by=by,
+                awarded_at=dated[uid],
+            )
+        granted += new
+    return granted
 
 
 @transaction.atomic
