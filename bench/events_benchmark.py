@@ -65,6 +65,12 @@ def setup(users: int, awards: int) -> tuple[str, list[str]]:
         started = time.perf_counter()
         call_command("seed_demo_data", users=users, awards=awards, seed=1)
         print(f"seeded {users:,} users, {awards:,} awards in {time.perf_counter() - started:.1f} s")
+    from achievements.models import Award, Progress
+    from core.db import vacuum_analyze
+    from events.models import Event, EventDay, Measure
+
+    # As autovacuum would in a live database: fresh planner statistics after bulk loads.
+    vacuum_analyze(User, Award, Progress, Event, EventDay, Measure)
     names = list(
         User.objects.filter(username__startswith="bench-")
         .order_by("pk")

@@ -127,12 +127,13 @@ class AcceptedEvent:
 
 def measures_of(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Measure]:
     """The stored measures of these (user_id, type) pairs."""
-    users = {u for u, _t in pairs}
-    types = {t for _u, t in pairs}
+    wanted = set(pairs)
+    # By user alone: the (user, type) index answers it; adding the types lets the planner
+    # pick the (type, user) index and read every user's measure of those types.
     return {
         (m.user_id, m.type): m
-        for m in Measure.objects.filter(user_id__in=users, type__in=types)
-        if (m.user_id, m.type) in set(pairs)
+        for m in Measure.objects.filter(user_id__in={u for u, _t in pairs}).order_by()
+        if (m.user_id, m.type) in wanted
     }
 
 
@@ -168,18 +169,17 @@ def rules_apply_to_batch(
                 crossed.append((rule, user_id))
     if not crossed:
         return {}
+    # By user alone, for the same reason as in measures_of (the per-user indexes).
+    crossing_users = {u for _r, u in crossed}
     held = set(
-        Award.objects.filter(
-            user_id__in={u for _r, u in crossed},
-            achievement_id__in={r.achievement_id for r, _u in crossed},
-        ).values_list("user_id", "achievement_id")
+        Award.objects.filter(user_id__in=crossing_users)
+        .order_by()
+        .values_list("user_id", "achievement_id")
     )
     revoked = set(
-        Progress.objects.filter(
-            user_id__in={u for _r, u in crossed},
-            achievement_id__in={r.achievement_id for r, _u in crossed},
-            rule_revoked=True,
-        ).values_list("user_id", "achievement_id")
+        Progress.objects.filter(user_id__in=crossing_users, rule_revoked=True)
+        .order_by()
+        .values_list("user_id", "achievement_id")
     )
     unlocked: dict[int, list[str]] = {}
     dated: dict[int, dict[int, datetime]] = {}
