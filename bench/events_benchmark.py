@@ -359,22 +359,23 @@ def main() -> None:
     gunicorn = start_gunicorn(args.port, url)
     print(f"gunicorn on port {args.port}; {len(usernames):,} users; {stored:,} events stored")
     print()
-    meter = CpuMeter(gunicorn, url)
-    rule_seconds = [
-        post_achievement(args.port, token, rule_body(n, types, prefix)) for n in range(args.rules)
-    ]
-    if rule_seconds:
-        print(
-            f"{args.rules} rules added over {stored:,} stored events: "
-            f"{min(rule_seconds):.1f}-{max(rule_seconds):.1f} s each"
-        )
-    print(f"load average before: {os.getloadavg()[0]:.1f}")
-    print(
-        "| events stored after | events sent | batches | seconds | events/s "
-        "| server CPU ms per 1000 events | events/s two idle cores allow |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
     try:
+        meter = CpuMeter(gunicorn, url)
+        rule_seconds = [
+            post_achievement(args.port, token, rule_body(n, types, prefix))
+            for n in range(args.rules)
+        ]
+        if rule_seconds:
+            print(
+                f"{args.rules} rules added over {stored:,} stored events: "
+                f"{min(rule_seconds):.1f}-{max(rule_seconds):.1f} s each"
+            )
+        print(f"load average before: {os.getloadavg()[0]:.1f}")
+        print(
+            "| events stored after | events sent | batches | seconds | events/s "
+            "| server CPU ms per 1000 events | events/s two idle cores allow |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|")
         sent = 0
         for size in [int(s) for s in args.sizes.split(",")]:
             count = size - stored
