@@ -13,6 +13,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.formats import number_format
 from django.utils.functional import lazy
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language_info, ngettext
 from django.utils.translation import gettext as _now
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +35,7 @@ from achievements.services.catalog import (
     achievement_delete,
     achievement_update,
 )
+from achievements.services.rules import rules_event_types_seen
 from core.languages import language_codes
 from users.admin import UserAdmin
 
@@ -49,7 +51,26 @@ def _localized(field: str) -> list[str]:
     return [build_localized_fieldname(field, code) for code in language_codes()]
 
 
+class DatalistTextInput(forms.TextInput):
+    """A text input suggesting values (the event types seen so far) from a <datalist>."""
+
+    def __init__(self, options, attrs=None):
+        super().__init__(attrs)
+        self.options = options
+
+    def render(self, name, value, attrs=None, renderer=None):
+        list_id = f"{name}-suggestions"
+        html = super().render(name, value, {**(attrs or {}), "list": list_id}, renderer)
+        options = format_html_join("", '<option value="{}">', ((o,) for o in self.options()))
+        return format_html('{}<datalist id="{}">{}</datalist>', html, list_id, options)
+
+
 class AchievementForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "rule_event" in self.fields:
+            self.fields["rule_event"].widget = DatalistTextInput(rules_event_types_seen)
+
     def clean_goal(self):
         goal = self.cleaned_data["goal"]
         # The service refuses it too; saying so here shows the message on the form.
@@ -87,6 +108,16 @@ class AchievementAdmin(TranslationAdmin):
     # a CDN, and the admin must work offline.
     fieldsets = [
         (None, {"fields": ["code", "points", "goal", "hidden"]}),
+        (
+            _("Rule"),
+            {
+                "fields": ["rule_event", "rule_measure"],
+                "description": _(
+                    "Progress follows the user's measure of events of this type, capped at "
+                    "the goal. Users already past the goal get the achievement when you save."
+                ),
+            },
+        ),
         *[
             (
                 _language_name(code),
@@ -127,6 +158,7 @@ class AchievementAdmin(TranslationAdmin):
             _texts(form.cleaned_data, "name"),
             _texts(form.cleaned_data, "description"),
         )
+        rule = {"event": obj.rule_event, "measure": obj.rule_measure} if obj.rule_event else None
         if change:
             try:
                 achievement_update(
@@ -134,6 +166,8 @@ class AchievementAdmin(TranslationAdmin):
                     points=obj.points,
                     goal=obj.goal,
                     hidden=obj.hidden,
+                    rule=rule,
+                    by=request.user,
                     names=names,
                     descriptions=descriptions,
                 )
@@ -145,6 +179,8 @@ class AchievementAdmin(TranslationAdmin):
                 points=obj.points,
                 goal=obj.goal,
                 hidden=obj.hidden,
+                rule=rule,
+                by=request.user,
                 names=names,
                 descriptions=descriptions,
             )

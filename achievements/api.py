@@ -126,6 +126,7 @@ class AchievementViewSet(
             points=given.validated_data["points"],
             names=given.texts("name"),
             descriptions=given.texts("description"),
+            by=request.user,
             **given.settings(),
         )
         return Response(self.get_serializer(achievement).data, status=status.HTTP_201_CREATED)
@@ -139,6 +140,7 @@ class AchievementViewSet(
             points=given.validated_data.get("points"),
             names=given.texts("name"),
             descriptions=given.texts("description"),
+            by=request.user,
             **given.settings(),
         )
         return Response(self.get_serializer(achievement).data)

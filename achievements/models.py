@@ -24,6 +24,18 @@ MAX_GOAL = 1_000_000_000
 
 # The same rule as an ECMA-262 pattern, for the OpenAPI schema.
 CODE_PATTERN = r"^[a-z0-9_-]+$"
+# Event types (the events app's, which sits above this one) are slugs of these characters; a
+# rule names one.
+EVENT_TYPE_MAX_LENGTH = 64
+EVENT_TYPE_REGEX = r"^[a-z0-9_.-]{1,64}\Z"
+RULE_MEASURES = ("count", "sum", "days", "streak")
+
+validate_event_type = RegexValidator(
+    EVENT_TYPE_REGEX,
+    "Enter an event type of 1 to 64 lowercase letters, digits, dots, hyphens and underscores.",
+    code="invalid_event_type",
+)
+
 validate_code = RegexValidator(
     r"^[a-z0-9_-]+\Z",
     "Enter a code of lowercase letters, digits, hyphens and underscores only.",
@@ -66,6 +78,25 @@ class Achievement(models.Model):
         verbose_name=_("hidden"),
         help_text=_("Shown to the public as a locked secret until unlocked."),
     )
+    # The rule: progress is the user's `rule_measure` of events of type `rule_event`, capped at
+    # the goal. Both set, or neither (constraint below); NULL, not "", is "no rule", so the
+    # constraint and the index state it plainly.
+    rule_event = models.CharField(  # noqa: DJ001
+        max_length=EVENT_TYPE_MAX_LENGTH,
+        null=True,
+        blank=True,
+        validators=[validate_event_type],
+        verbose_name=_("rule: event type"),
+        help_text=_("Event type whose measure drives progress (empty: no rule)."),
+    )
+    rule_measure = models.CharField(  # noqa: DJ001
+        max_length=8,
+        null=True,
+        blank=True,
+        choices=[(m, m) for m in RULE_MEASURES],
+        verbose_name=_("rule: measure"),
+        help_text=_("count, sum of values, distinct days, or longest streak of days."),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     class Meta:
@@ -83,6 +114,16 @@ class Achievement(models.Model):
                 name="achievements_achievement_goal_range",
                 violation_error_message=f"The goal must be between {MIN_GOAL} and {MAX_GOAL}.",
             ),
+            models.CheckConstraint(
+                condition=models.Q(rule_event__isnull=True, rule_measure__isnull=True)
+                | models.Q(rule_event__isnull=False, rule_measure__in=RULE_MEASURES),
+                name="achievements_achievement_rule_whole",
+                violation_error_message="A rule needs both an event type and a measure.",
+            ),
+        ]
+        indexes = [
+            # A batch of events finds the rules of its event types.
+            models.Index(fields=["rule_event"], name="achievements_by_rule_event"),
         ]
 
     def __str__(self) -> str:
@@ -94,8 +135,10 @@ class Achievement(models.Model):
 
     @property
     def rule(self) -> dict | None:
-        """The event rule its progress follows; none until events and rules exist."""
-        return None
+        """The event rule its progress follows: {"event", "measure"}, or None."""
+        if self.rule_event is None:
+            return None
+        return {"event": self.rule_event, "measure": self.rule_measure}
 
 
 class Award(models.Model):
@@ -212,6 +255,10 @@ class Progress(models.Model):
     )
     steps = models.PositiveIntegerField(_("steps"), default=0)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # The award was revoked: its rule (events) does not grant it again; an explicit grant
+    # clears this.
+    # db_default: rows inserted in raw SQL (bulk loads) start unrevoked too.
+    rule_revoked = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name = _("progress")

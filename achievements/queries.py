@@ -11,6 +11,7 @@ PostgreSQL and SQLite differ, the two spellings sit side by side in `_DIALECTS`.
 travel as parameters; only table names (from model metadata) are formatted into the text.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -50,27 +51,32 @@ def _dialect() -> dict:
     return _DIALECTS[connection.vendor]
 
 
-def _award_days_sql(user_id: int | None) -> tuple[str, list]:
-    """SQL for the distinct (user_id, day) pairs, each day taken in that user's time zone."""
+def _award_days_sql(user_id: int | Sequence[int] | None) -> tuple[str, list]:
+    """SQL for the distinct (user_id, day) pairs, each day taken in that user's time zone, for
+    every user, one, or some."""
     day = _dialect()["local_day"].format("w.awarded_at", "u.time_zone")
-    only_user = "WHERE w.user_id = %s" if user_id is not None else ""
+    ids = [user_id] if isinstance(user_id, int) else list(user_id or [])
+    placeholders = ", ".join(["%s"] * len(ids))
+    only_user = f"WHERE w.user_id IN ({placeholders})" if user_id is not None else ""
     sql = f"""
         SELECT DISTINCT w.user_id, {day} AS day
         FROM {Award._meta.db_table} w JOIN {User._meta.db_table} u ON u.id = w.user_id
         {only_user}
     """
-    return sql, [user_id] if user_id is not None else []
+    return sql, ids if user_id is not None else []
 
 
-def _expected_figures_sql(user_id: int | None) -> tuple[str, list]:
+def _expected_figures_sql(user_id: int | Sequence[int] | None) -> tuple[str, list]:
     """A CTE named `expected`: (id, username, achievements_count, points, longest_streak,
     streak_start, streak_end) for every user, or for one, computed from the awards alone."""
     days_sql, days_params = _award_days_sql(user_id)
     award = Award._meta.db_table
     achievement = Achievement._meta.db_table
     user = User._meta.db_table
-    only_user = "WHERE w.user_id = %s" if user_id is not None else ""
-    only_user_u = "WHERE u.id = %s" if user_id is not None else ""
+    ids = [user_id] if isinstance(user_id, int) else list(user_id or [])
+    placeholders = ", ".join(["%s"] * len(ids))
+    only_user = f"WHERE w.user_id IN ({placeholders})" if user_id is not None else ""
+    only_user_u = f"WHERE u.id IN ({placeholders})" if user_id is not None else ""
     sql = f"""
         WITH days AS ({days_sql}),
         islands AS (
@@ -105,7 +111,7 @@ def _expected_figures_sql(user_id: int | None) -> tuple[str, list]:
     """
     params = list(days_params)
     if user_id is not None:
-        params += [user_id, user_id]
+        params += [*ids, *ids]
     return sql, params
 
 
@@ -117,8 +123,11 @@ def _differs_condition(stored: str) -> str:
     return " OR ".join(f"{stored}.{f} {differs} expected.{f}" for f in _FIGURES)
 
 
-def figures_refresh(user_id: int | None = None) -> None:
-    """Rewrite the stored figures that differ from the awards, for one user or for all."""
+def figures_refresh(user_id: int | Sequence[int] | None = None) -> None:
+    """Rewrite the stored figures that differ from the awards, for one user, some (at most a
+    few thousand ids per call) or all."""
+    if user_id is not None and not isinstance(user_id, int) and not user_id:
+        return
     sql, params = _expected_figures_sql(user_id)
     table = User._meta.db_table
     assignments = ", ".join(f"{f} = expected.{f}" for f in _FIGURES)

@@ -72,12 +72,22 @@ class HiddenMaskMixin:
         return data
 
 
-# The rule an incremental achievement's progress follows (events); null until rules exist.
+# The rule an achievement's progress follows: a user's measure of one event type.
 RULE_SCHEMA = {
     "type": "object",
     "nullable": True,
-    "properties": {"event": {"type": "string"}, "measure": {"type": "string"}},
+    "properties": {
+        "event": {"type": "string", "pattern": "^[a-z0-9_.-]{1,64}$"},
+        "measure": {"type": "string", "enum": ["count", "sum", "days", "streak"]},
+    },
+    "required": ["event", "measure"],
 }
+
+
+@extend_schema_field(RULE_SCHEMA)
+class RuleField(serializers.JSONField):
+    """`{"event", "measure"}` or null; checked by achievements.services.rules.rule_validate,
+    which every write path shares."""
 
 
 class AchievementSerializer(HiddenMaskMixin, serializers.ModelSerializer):
@@ -131,6 +141,13 @@ class AchievementWriteSerializer(serializers.Serializer):
         required=False,
         help_text="Secret until unlocked: requests without credentials see a locked text.",
     )
+    rule = RuleField(
+        required=False,
+        allow_null=True,
+        help_text='{"event": <event type>, "measure": "count"|"sum"|"days"|"streak"} or null: '
+        "progress follows the user's measure of those events; users already past the goal "
+        "get the achievement at once.",
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -150,10 +167,10 @@ class AchievementWriteSerializer(serializers.Serializer):
         return fields
 
     def settings(self) -> dict:
-        """The sent `goal` and `hidden`, by name (those left out are absent)."""
+        """The sent `goal`, `hidden` and `rule`, by name (those left out are absent)."""
         return {
             name: self.validated_data[name]
-            for name in ("goal", "hidden")
+            for name in ("goal", "hidden", "rule")
             if name in self.validated_data
         }
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "achievements",
     "stats",
     "webhooks",
+    "events",
     "pages",
 ]
 

@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/v1/", include("achievements.urls")),
     path("api/v1/", include("stats.urls")),
     path("api/v1/", include("webhooks.urls")),
+    path("api/v1/", include("events.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script for the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -57,3 +57,24 @@ def advisory_lock_xact(key: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+# The namespace of the advisory locks taken per event type (the first key of PostgreSQL's
+# two-key advisory locks), so they cannot collide with other advisory locks of the project.
+EVENT_TYPE_LOCKS = 14
+
+
+def event_types_lock(types, *, shared: bool) -> None:
+    """Hold a lock per event type until this transaction ends: shared by batches of events,
+    exclusive by a change of the rules of those types. Taken in one order (by key), before any
+    row lock. SQLite needs none: its write transactions run one at a time."""
+    types = sorted(set(types))
+    if connection.vendor != "postgresql" or not types:
+        return
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {function}(%s, k) FROM (SELECT DISTINCT hashtext(t) AS k "
+            "FROM unnest(%s::text[]) AS t ORDER BY k) AS keys",
+            [EVENT_TYPE_LOCKS, types],
+        )

@@ -165,6 +165,52 @@ EXAMPLES: dict[str, list[OpenApiExample]] = {
         _response({**_WEBHOOK, "active": False}),
     ],
     "v1_webhooks_deliveries_list": [_response(_DELIVERY)],
+    "v1_events_create": [
+        _request(
+            {
+                "events": [
+                    {
+                        "id": "quiz-7731",
+                        "user": "masha_k",
+                        "type": "quiz.passed",
+                        "value": 1,
+                        "occurred_at": "2026-12-02T21:09:00Z",
+                    },
+                    {"id": "quiz-7731", "user": "masha_k", "type": "quiz.passed"},
+                    {"id": "quiz-7732", "user": "nobody", "type": "quiz.passed"},
+                ]
+            }
+        ),
+        _response(
+            {
+                "accepted": 1,
+                "duplicates": 1,
+                "rejected": 1,
+                "results": [
+                    {"id": "quiz-7731", "status": "accepted", "unlocked": ["card-reader"]},
+                    {"id": "quiz-7731", "status": "duplicate", "unlocked": []},
+                    {
+                        "id": "quiz-7732",
+                        "status": "rejected",
+                        "errors": {"user": ["No user with that username."]},
+                        "unlocked": [],
+                    },
+                ],
+            }
+        ),
+    ],
+    "v1_users_events_list": [
+        _response(
+            {
+                "type": "quiz.passed",
+                "count": 42,
+                "sum": 42,
+                "days": 17,
+                "longest_streak": 6,
+                "last_occurred_at": "2026-12-02T21:09:00Z",
+            }
+        )
+    ],
     "api_root": [
         _response(
             {

@@ -7,7 +7,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 # Lowest first: an app may import from the apps before it, never from those after it.
-DEPENDENCY_ORDER = ["core", "users", "achievements", "stats", "webhooks", "pages"]
+DEPENDENCY_ORDER = ["core", "users", "achievements", "stats", "webhooks", "events", "pages"]
 
 
 def _imported_apps(path: Path) -> set[str]:

@@ -16,6 +16,11 @@ deadlock:
      is written and held to commit. No row lock is waited for after it: a transaction that
      writes awards for several users locks all of them first (award_grant_many), and a progress
      row is only ever locked by a holder of its user's row.
+Events (events.services) put one lock before all these: per event type, shared by a batch
+of events, exclusive by a change of the rules of that type (core.db.event_types_lock). A batch
+then takes the achievement rows of its types' rules shared (1), its users' rows (2), the
+unique index entries of its event ids in ascending order, and the per-day, measure and
+progress rows of those users.
 A grant or revocation therefore serializes with other writes to the same user, and a points
 or goal change waits for grants and progress of that achievement in flight (and they for it).
 Every award has a progress row at the goal: a grant sets it there, a revocation removes it
@@ -31,7 +36,7 @@ The lock is held only from the entry's insert to commit (the last statements of 
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -41,6 +46,7 @@ from django.utils import timezone
 
 from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award, Progress
 from achievements.queries import figures_refresh, period_figures_add, period_figures_remove
+from achievements.services.rules import rule_progress
 from core.db import advisory_lock_xact, row_lock_shared_values
 from users.models import User
 
@@ -128,8 +134,9 @@ def user_lock(user: User) -> User:
 def _progress_complete(*, user: User, achievement: Achievement) -> None:
     """Put the holder's progress at the goal (the caller holds the user's row)."""
     now = timezone.now()
+    # Any grant gives back what a revocation took from the rule (rule_revoked).
     done = Progress.objects.filter(user=user, achievement=achievement).update(
-        steps=achievement.goal, updated_at=now
+        steps=achievement.goal, updated_at=now, rule_revoked=False
     )
     if not done:
         Progress.objects.create(
@@ -186,6 +193,108 @@ def award_grant_many(
     return newly, already
 
 
+# Users per set-based statement: far below SQLite's 32,766 parameters.
+FIGURES_CHUNK = 5000
+
+
+@transaction.atomic
+def award_grant_set(
+    *,
+    achievement: Achievement,
+    awarded_at: datetime | Mapping[int, datetime],
+    user_ids: Iterable[int] | None = None,
+    by: AbstractBaseUser | None = None,
+) -> list[int]:
+    """Give `achievement` to many users in a few statements per 5,000 users (a rule reaching
+    its goal for many at once): to `user_ids` at one moment, or to each user of a mapping at
+    its own moment. Those who hold it keep their award. The caller holds the achievement row;
+    this holds the users' rows (ascending id), so the set-based figures refresh of exactly
+    those users cannot overwrite a concurrent write. Returns the ids newly awarded."""
+    dated = (
+        dict(awarded_at)
+        if isinstance(awarded_at, Mapping)
+        else dict.fromkeys(user_ids or [], awarded_at)
+    )
+    for moment in set(dated.values()):
+        award_time_validate(moment)
+    ordered = sorted(dated)
+    granted: list[int] = []
+    recorded: list[tuple[int, str]] = []
+    for start in range(0, len(ordered), FIGURES_CHUNK):
+        chunk = ordered[start : start + FIGURES_CHUNK]
+        names = dict(
+            User.objects.filter(pk__in=chunk)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", "username")
+        )
+        held = set(
+            Award.objects.filter(achievement=achievement, user_id__in=chunk).values_list(
+                "user_id", flat=True
+            )
+        )
+        new = [uid for uid in chunk if uid not in held and uid in names]
+        if not new:
+            continue
+        awards = Award.objects.bulk_create(
+            [
+                Award(user_id=uid, achievement=achievement, awarded_at=dated[uid], awarded_by=by)
+                for uid in new
+            ]
+        )
+        # Each new award counts in its periods (the users' rows are held: they own the rows).
+        for award in awards:
+            period_figures_add(award.pk)
+        now = timezone.now()
+        Progress.objects.filter(achievement=achievement, user_id__in=new).update(
+            steps=achievement.goal, updated_at=now, rule_revoked=False
+        )
+        with_progress = set(
+            Progress.objects.filter(achievement=achievement, user_id__in=new).values_list(
+                "user_id", flat=True
+            )
+        )
+        Progress.objects.bulk_create(
+            [
+                Progress(
+                    user_id=uid, achievement=achievement, steps=achievement.goal, updated_at=now
+                )
+                for uid in new
+                if uid not in with_progress
+            ]
+        )
+        figures_refresh(new)
+        for uid in new:
+            _audit(
+                "award_granted",
+                achievement=achievement,
+                user=User(pk=uid, username=names[uid]),
+                by=by,
+                awarded_at=dated[uid],
+            )
+            recorded.append((uid, names[uid]))
+        granted += new
+    if recorded:
+        # One activity entry per new award, as award_grant writes; the feed lock last of all,
+        # after every chunk's row locks (the lock order above).
+        advisory_lock_xact(FEED_LOCK_KEY)
+        points = Achievement.objects.filter(pk=achievement.pk).values_list("points", flat=True)[0]
+        Activity.objects.bulk_create(
+            [
+                Activity(
+                    type=Activity.GRANTED,
+                    user=username,
+                    achievement=achievement.code,
+                    points=points,
+                    at=dated[uid],
+                    by=by.get_username() if by else "",
+                )
+                for uid, username in recorded
+            ]
+        )
+    return granted
+
+
 @transaction.atomic
 def award_revoke(
     *,
@@ -208,8 +317,20 @@ def award_revoke(
     # While the award is still there: its periods are computed from it.
     period_figures_remove(award.pk, user.pk)
     award.delete()
-    # Steps back to 0: the user starts over toward it.
-    Progress.objects.filter(user=user, achievement=achievement).delete()
+    if achievement.rule is None:
+        # Steps back to 0: the user starts over toward it.
+        Progress.objects.filter(user=user, achievement=achievement).delete()
+    else:
+        # Progress keeps following the rule's measure, and the rule will not grant it again.
+        Progress.objects.update_or_create(
+            user=user,
+            achievement=achievement,
+            defaults={
+                "steps": rule_progress(user=user, achievement=achievement),
+                "updated_at": timezone.now(),
+                "rule_revoked": True,
+            },
+        )
     figures_refresh(user.pk)
     _activity_record(
         Activity.REVOKED,

@@ -5,6 +5,7 @@ import logging
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -14,12 +15,17 @@ from modeltranslation.utils import build_localized_fieldname
 from achievements.models import CODE_MAX_LENGTH, MIN_GOAL, Achievement, Award
 from achievements.queries import period_figures_move_points
 from achievements.selectors import achievement_goal_frozen
-from core.db import statement_timeout_lift
+from achievements.services.rules import rule_evaluate, rule_validate
+from core.db import event_types_lock, statement_timeout_lift
 from core.errors import DomainConflict
 from core.languages import language_codes
 from users.models import User
 
 logger = logging.getLogger(__name__)
+
+
+# "Leave the rule as it is" (None means "no rule").
+UNCHANGED = object()
 
 
 class AchievementInUse(DomainConflict):
@@ -123,13 +129,25 @@ def achievement_create(
     code: str | None = None,
     goal: int = MIN_GOAL,
     hidden: bool = False,
+    rule: dict | None = None,
+    by: AbstractBaseUser | None = None,
 ) -> Achievement:
     """Add an entry to the catalog. Without a code, one is made from the English name: the
-    first free of `slug`, `slug-2`, `slug-3`, ..., even when creates from that name race."""
+    first free of `slug`, `slug-2`, `slug-3`, ..., even when creates from that name race. With a
+    rule, users whose measure already reaches the goal get it at once (dated now)."""
     _require_integer_points(points)
     _require_integer("goal", goal)
     _require_boolean("hidden", hidden)
-    achievement = Achievement(points=points, goal=goal, hidden=hidden)
+    rule_event, rule_measure = rule_validate(rule)
+    # Before any row lock: batches of this event type wait until the rule is in place.
+    event_types_lock([rule_event] if rule_event else [], shared=False)
+    achievement = Achievement(
+        points=points,
+        goal=goal,
+        hidden=hidden,
+        rule_event=rule_event,
+        rule_measure=rule_measure,
+    )
     _set_texts(achievement, names, descriptions)
     _require_english(achievement)
     if not code:
@@ -146,6 +164,8 @@ def achievement_create(
                 {"code": ["An achievement with this code already exists."]}
             ) from exc
     logger.info("achievement created: %s (%s points)", achievement.code, achievement.points)
+    if achievement.rule is not None:
+        rule_evaluate(achievement=achievement, by=by)
     return achievement
 
 
@@ -158,11 +178,27 @@ def achievement_update(
     descriptions: Mapping[str, str] | None = None,
     goal: int | None = None,
     hidden: bool | None = None,
+    rule: dict | None | object = UNCHANGED,
+    by: AbstractBaseUser | None = None,
 ) -> Achievement:
     """Change points, goal, visibility and texts. A points change moves every holder's total,
     and every period figure that counts the award, in the same transaction; a goal change is
-    refused (GoalFrozen) once anyone has progress toward it or holds it."""
+    refused (GoalFrozen) once anyone has progress toward it or holds it. A new or changed rule
+    applies at once to the measures already kept: those past the goal get the award, dated
+    now."""
+    rule_changed = False
+    if rule is not UNCHANGED:
+        rule_event, rule_measure = rule_validate(rule)
+        before = Achievement.objects.filter(pk=achievement.pk).values_list("rule_event", flat=True)
+        # Before the row lock (the lock order): batches of the old and new types wait.
+        event_types_lock({t for t in (rule_event, *before) if t}, shared=False)
     locked = Achievement.objects.select_for_update().get(pk=achievement.pk)
+    if rule is not UNCHANGED and (rule_event, rule_measure) != (
+        locked.rule_event,
+        locked.rule_measure,
+    ):
+        locked.rule_event, locked.rule_measure = rule_event, rule_measure
+        rule_changed = True
     old_points = locked.points
     if points is not None:
         _require_integer_points(points)
@@ -202,6 +238,9 @@ def achievement_update(
             moved,
             periods,
         )
+    if rule_changed:
+        logger.info("achievement %s rule now %s", locked.code, locked.rule)
+        rule_evaluate(achievement=locked, by=by)
     return locked
 
 

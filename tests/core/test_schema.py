@@ -21,7 +21,7 @@ from achievements.accounts import integration_account_ensure
 from achievements.models import Achievement
 from users.models import User
 
-# Every operation the SPEC lists for users, achievements and awards.
+# Every operation the SPEC lists for users, achievements, awards and events.
 OPERATIONS = {
     ("/api/v1/users/", "get"),
     ("/api/v1/users/", "post"),
@@ -36,6 +36,8 @@ OPERATIONS = {
     ("/api/v1/users/{username}/achievements/", "get"),
     ("/api/v1/users/{username}/achievements/", "post"),
     ("/api/v1/users/{username}/achievements/{code}/", "delete"),
+    ("/api/v1/events/", "post"),
+    ("/api/v1/users/{username}/events/", "get"),
 }
 WRITES = {op for op in OPERATIONS if op[1] != "get"}
 

@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EventsConfig(AppConfig):
+    """What users do, sent by integrations: the events, their per-user measures."""
+
+    name = "events"
+    verbose_name = _("Events and measures")
+
+    def ready(self):
+        from achievements.services.rules import rules_register
+        from core import consistency
+        from events.rules import rule_evaluate, rule_progress_source
+        from events.selectors import event_types_seen
+        from events.services import measures_check, measures_rebuild
+
+        # `rebuild_stats` (in achievements, below this app) reaches the measures through core.
+        consistency.register(name="measures", check=measures_check, rebuild=measures_rebuild)
+        # The catalog and award services (below too) reach the measures for rules.
+        rules_register(
+            evaluator=rule_evaluate,
+            progress_source=rule_progress_source,
+            event_types_seen=event_types_seen,
+        )
