@@ -29,6 +29,7 @@ CODE_PATTERN = r"^[a-z0-9_-]+$"
 EVENT_TYPE_MAX_LENGTH = 64
 EVENT_TYPE_REGEX = r"^[a-z0-9_.-]{1,64}\Z"
 RULE_MEASURES = ("count", "sum", "days", "streak")
+RULE_MEASURE_LABELS = (_("count"), _("sum"), _("days"), _("streak"))
 
 validate_event_type = RegexValidator(
     EVENT_TYPE_REGEX,
@@ -93,7 +94,7 @@ class Achievement(models.Model):
         max_length=8,
         null=True,
         blank=True,
-        choices=[(m, m) for m in RULE_MEASURES],
+        choices=list(zip(RULE_MEASURES, RULE_MEASURE_LABELS, strict=True)),
         verbose_name=_("rule: measure"),
         help_text=_("count, sum of values, distinct days, or longest streak of days."),
     )

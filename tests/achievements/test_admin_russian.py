@@ -25,8 +25,9 @@ OPERATOR = "oper"
 # itself in the language choices, the language codes in the translated columns' labels, and
 # Django's own search icon, whose alt text its template does not translate.
 # "Axes" is django-axes's own name for its app (a brand); "True"/"False" are the alt texts
-# Django's admin gives its boolean icons, untranslated by Django itself.
-ALLOWED = {OPERATOR, "English", "en", "ru", "Search", "Axes", "True", "False"}
+# Django's admin gives its boolean icons, untranslated by Django itself; "UTC" is a time zone
+# name, data rather than a project string.
+ALLOWED = {OPERATOR, "English", "en", "ru", "Search", "Axes", "True", "False", "UTC"}
 VISIBLE_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt"}
 
 
