@@ -1,5 +1,6 @@
 """Fixtures shared by every test package. Add new ones here when two packages need them."""
 
+import os
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from rest_framework.test import APIClient
 from achievements.accounts import integration_account_ensure
 from achievements.services import awards as awards_services
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
-from tests.helpers import token_client
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, skip_or_fail, token_client
 
 
 @pytest.fixture
@@ -85,3 +86,29 @@ def count_queries(db):
         return len(queries)
 
     return count
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's, driven by Playwright), one per test module. Without it the
+    test skips locally and fails in CI."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("Playwright for Python is not installed (requirements-dev.txt)")
+    if not CHROMIUM.is_file():
+        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
+    # around it are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

@@ -5,17 +5,11 @@ JavaScript on, no page reports a violation, and the doc UIs render.
 Without Chromium or Playwright the browser tests skip locally; in CI that is a failure.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from django.test import Client
 
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
-from tests.helpers import skip_or_fail
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 # Recorded before any page script runs; an init script is not itself subject to the policy.
 RECORD_VIOLATIONS = """
 window.__violations = [];
@@ -43,28 +37,6 @@ def test_swagger_ui_has_no_inline_script():
     script = Client().get("/api/docs/?script=")
     assert script.status_code == 200
     assert b"SwaggerUIBundle" in script.content
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("Playwright for Python is not installed (requirements-dev.txt)")
-    if not CHROMIUM.is_file():
-        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

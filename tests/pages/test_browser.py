@@ -8,7 +8,6 @@ the page: nothing on the site depends on it. Screenshots go to test-artifacts/sc
 Without Chromium or Playwright these tests skip locally; in CI (CI set) that is a failure.
 """
 
-import os
 import re
 from io import StringIO
 from pathlib import Path
@@ -22,51 +21,9 @@ from users.selectors import user_get
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-def unavailable(reason: str) -> None:
-    """Skip, except in CI, where a browser test that cannot run is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: CI must run the browser tests.", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright for Python is not installed (requirements-dev.txt)")
-    if not CHROMIUM.is_file():
-        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
-    # around it are still plain synchronous code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
