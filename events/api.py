@@ -14,7 +14,7 @@ from events.serializers import (
     MeasureSerializer,
 )
 from events.services import EVENTS_PER_CALL, events_record
-from users.api import user_or_404
+from users.api import USERNAME_PARAMETER, user_or_404
 
 BODY_SHAPE = 'Send one event object, or {"events": [event, ...]} with 1 to 1000 events.'
 
@@ -92,6 +92,7 @@ class EventView(APIView):
     summary="A user's measures per event type",
     description="Count, sum of values, distinct days, longest run of consecutive days and the "
     "latest occurrence of the user's events of each type, by type.",
+    parameters=[USERNAME_PARAMETER],
     responses={200: MeasureSerializer(many=True), **error_responses(404)},
 )
 class UserMeasureListView(generics.ListAPIView):
