@@ -179,7 +179,9 @@ class ApiJsonErrorsMiddleware:
                 replacement[header] = value
         # Made outside CommonMiddleware, which would otherwise have set it.
         replacement["Content-Length"] = str(len(replacement.content))
-        response.close()
+        # The replaced error page is not closed: it holds no file or stream, and its close()
+        # would announce the end of the request (request_finished) while the request still
+        # runs, closing the database connection under the middleware outside this one.
         return replacement
 
 
