@@ -151,6 +151,18 @@ class AchievementViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class HolderLanguageMixin(LanguageMixin):
+    """A view of one user's things (`username` in the URL), answered in that user's language
+    whatever the request asks for; the user is `self.holder`."""
+
+    def choose_language(self, request) -> str:
+        if self.action is None:
+            # A method this route does not have: let DRF answer 405 before any lookup.
+            return super().choose_language(request)
+        self.holder = user_or_404(self.kwargs["username"])
+        return self.holder.language
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="A user's awards, newest first, in the user's language",
@@ -184,21 +196,13 @@ class AchievementViewSet(
         responses={204: None, **error_responses(400, 401, 403, 404)},
     ),
 )
-class UserAwardViewSet(LanguageMixin, viewsets.GenericViewSet):
+class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     """A user's awards, always in the user's own language."""
 
     # The model permissions (add_award, delete_award) are read from this queryset, before the
     # user in the URL is looked up: a write without credentials is a 401 even for a bad name.
     queryset = Award.objects.all()
     serializer_class = AwardSerializer
-
-    def choose_language(self, request) -> str:
-        if self.action is None:
-            # A method this route does not have: let DRF answer 405 before any lookup.
-            return super().choose_language(request)
-        # Awards read in their holder's language, whatever the request asks for.
-        self.holder = user_or_404(self.kwargs["username"])
-        return self.holder.language
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(award_list_for_user(self.holder))
@@ -322,19 +326,13 @@ class ActivityView(APIView):
         responses={200: ProgressChangeSerializer, **error_responses(400, 401, 403, 404)},
     ),
 )
-class UserProgressViewSet(LanguageMixin, viewsets.GenericViewSet):
+class UserProgressViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     """A user's progress toward achievements, always in the user's own language."""
 
     # Changing progress may grant an award, so it needs the permission to add awards (read
     # from this queryset before the user in the URL is looked up, as for awards).
     queryset = Award.objects.all()
     serializer_class = ProgressSerializer
-
-    def choose_language(self, request) -> str:
-        if self.action is None:
-            return super().choose_language(request)
-        self.holder = user_or_404(self.kwargs["username"])
-        return self.holder.language
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(progress_list_for_user(self.holder))
