@@ -240,6 +240,43 @@ def test_oversized_body_is_refused_by_nginx_before_django(nginx):
 
     assert response.status == 413
     assert response.header("X-Request-ID") is None
+    assert response.header("Content-Type") == "application/json"
+    assert json.loads(response.body) == {
+        "detail": "The request body is larger than the limit of 1048576 bytes."
+    }
+
+
+def test_a_request_line_or_header_too_long_for_nginx_is_refused_in_json(nginx):
+    long_line = fetch(nginx, "/api/v1/users/?search=" + "a" * 9000)
+    long_header = fetch(nginx, "/api/v1/users/", headers={"X-Padding": "b" * 9000})
+
+    assert long_line.status == 414
+    assert json.loads(long_line.body) == {"detail": "The request line is longer than 8192 bytes."}
+    assert long_header.status == 400
+    assert long_header.header("Content-Type") == "application/json"
+    assert "8192 bytes" in json.loads(long_header.body)["detail"]
+
+
+def test_an_unreachable_app_is_a_json_503_under_the_api_and_a_page_elsewhere(
+    nginx_binary, tmp_path_factory
+):
+    nobody_listens = SimpleNamespace(
+        port=free_port(), static_root=tmp_path_factory.mktemp("no-static")
+    )
+    port, service = run_nginx(nginx_binary, nobody_listens, tmp_path_factory.mktemp("nginx-down"))
+    try:
+        api = fetch(port, "/api/v1/users/")
+        page = fetch(port, "/")
+    finally:
+        service.stop()
+
+    assert api.status == 503
+    assert api.header("Retry-After") == "5"
+    assert json.loads(api.body) == {
+        "detail": "The service is temporarily unavailable; retry shortly."
+    }
+    assert page.status == 502
+    assert "html" in page.header("Content-Type")
 
 
 def test_request_id_and_client_address_reach_the_gunicorn_access_log(nginx, gunicorn):
