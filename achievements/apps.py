@@ -8,7 +8,12 @@ class AchievementsConfig(AppConfig):
 
     def ready(self):
         from achievements.services.figures import user_time_zone_change
+        from achievements.services.progress import progress_check, progress_rebuild
+        from core import consistency
         from users.services import TIME_ZONE_CHANGE_HOOKS
+
+        # Every holder's progress sits at the goal; rebuild_stats checks and restores it.
+        consistency.register(name="progress", check=progress_check, rebuild=progress_rebuild)
 
         # A user's streak is counted in their zone: users.services.user_update calls this
         # in its transaction when the zone changes (users cannot import achievements).

@@ -13,10 +13,13 @@ from collections.abc import Callable
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from achievements.models import Achievement, Award, Progress
 from achievements.services.awards import achievement_lock_shared, award_grant, user_lock
+from core.consistency import Mismatch
+from core.db import statement_timeout_lift
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -103,3 +106,58 @@ def progress_set(
         target=lambda current: max(current, steps),
         by=by,
     )
+
+
+def _held_off_goal() -> list[tuple[int, int, int, int | None, str]]:
+    """(user id, achievement id, goal, stored steps or None, name) of every award whose
+    progress row is missing or not at the goal."""
+    progress = Progress.objects.filter(user=OuterRef("user"), achievement=OuterRef("achievement"))
+    rows = (
+        Award.objects.exclude(Exists(progress.filter(steps=OuterRef("achievement__goal"))))
+        .annotate(steps=Subquery(progress.values("steps")[:1]))
+        .order_by("user_id", "achievement_id")
+        .values_list(
+            "user_id",
+            "achievement_id",
+            "achievement__goal",
+            "steps",
+            "user__username",
+            "achievement__code",
+        )
+    )
+    return [(uid, aid, goal, steps, f"{name} {code}") for uid, aid, goal, steps, name, code in rows]
+
+
+def _mismatches(rows) -> list[Mismatch]:
+    return [
+        Mismatch(name=name, stored={"steps": steps}, expected={"steps": goal})
+        for _uid, _aid, goal, steps, name in rows
+    ]
+
+
+@transaction.atomic
+def progress_check() -> list[Mismatch]:
+    """Every award whose holder's progress row is missing or not at the goal (a grant puts it
+    there); changes nothing. Registered with `rebuild_stats`."""
+    statement_timeout_lift()
+    return _mismatches(_held_off_goal())
+
+
+@transaction.atomic
+def progress_rebuild() -> list[Mismatch]:
+    """Put every holder's progress at the goal, as a grant does; return what was wrong."""
+    statement_timeout_lift()
+    # Every user row held (ascending id, the documented order), as figures_rebuild does: no
+    # grant or revocation of theirs commits in between.
+    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
+    rows = _held_off_goal()
+    now = timezone.now()
+    for uid, aid, goal, steps, _name in rows:
+        if steps is None:
+            Progress.objects.create(user_id=uid, achievement_id=aid, steps=goal, updated_at=now)
+        else:
+            Progress.objects.filter(user_id=uid, achievement_id=aid).update(
+                steps=goal, updated_at=now, rule_revoked=False
+            )
+    logger.info("progress rebuilt: %s holder row(s) put at the goal", len(rows))
+    return _mismatches(rows)

@@ -186,6 +186,38 @@ def test_rebuild_stats_repairs_what_check_found():
     assert victim.achievements_count == Award.objects.filter(user=victim).count()
 
 
+def held_off_goal() -> set[tuple[str, str]]:
+    """The oracle: every award whose holder's progress row is missing or not at the goal."""
+    steps = {(p.user_id, p.achievement_id): p.steps for p in Progress.objects.all()}
+    return {
+        (award.user.username, award.achievement.code)
+        for award in Award.objects.select_related("user", "achievement")
+        if steps.get((award.user_id, award.achievement_id)) != award.achievement.goal
+    }
+
+
+def test_rebuild_stats_finds_and_restores_holders_progress_off_the_goal():
+    seed()
+    awards = Award.objects.select_related("user", "achievement").order_by("pk")
+    lowered, removed = awards[0], awards[1]
+    Progress.objects.filter(user=lowered.user, achievement=lowered.achievement).update(steps=0)
+    Progress.objects.filter(user=removed.user, achievement=removed.achievement).delete()
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="2 progress row"):
+        call_command("rebuild_stats", "--check", stdout=out)
+    assert held_off_goal() == {
+        (lowered.user.username, lowered.achievement.code),
+        (removed.user.username, removed.achievement.code),
+    }
+    assert f"progress {lowered.user.username} {lowered.achievement.code}" in out.getvalue()
+
+    call_command("rebuild_stats", stdout=StringIO())
+
+    assert held_off_goal() == set()
+    call_command("rebuild_stats", "--check", stdout=StringIO())
+
+
 class Terminal(StringIO):
     """Output that says it is a terminal, as `make run` in a shell has."""
 
