@@ -17,11 +17,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from achievements.models import Achievement, Award
+from achievements.models import Award
 from tests.factories import AchievementFactory, UserFactory
 from tests.helpers import token_client
-from tests.stats.oracle import PAGE, AwardRow, Oracle
-from users.models import User
+from tests.stats.oracle import PAGE, Oracle, database_oracle
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -137,21 +136,6 @@ def _run_writers(token: str) -> tuple[Counter, list[str]]:
     return outcomes, unexpected
 
 
-def _oracle() -> Oracle:
-    awards = [
-        AwardRow(username, code, awarded_at, points)
-        for username, code, awarded_at, points in Award.objects.values_list(
-            "user__username", "achievement__code", "awarded_at", "achievement__points"
-        )
-    ]
-    return Oracle(
-        usernames=User.objects.values_list("username", flat=True),
-        catalog=dict(Achievement.objects.values_list("code", "points")),
-        awards=awards,
-        zone=timezone.get_default_timezone(),
-    )
-
-
 def _get(client, path: str, **params) -> dict:
     response = client.get(path, params)
     assert response.status_code == 200, response.content
@@ -220,6 +204,6 @@ def test_thousands_of_concurrent_writes_leave_every_figure_and_stat_exact(integr
     print(f"{sum(outcomes.values())} writes in {elapsed:.1f}s: {sorted(outcomes.items())}")
 
     call_command("rebuild_stats", "--check")
-    oracle = _oracle()
+    oracle = database_oracle()
     assert len(oracle.awards) > 100, "enough awards survive for the comparison to mean something"
     _assert_stats_equal_oracle(token_client(integration_token), oracle)

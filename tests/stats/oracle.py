@@ -4,6 +4,9 @@ It knows nothing of the stored figures, the stats app or its SQL: it is given th
 the catalog and the awards, and answers every stats question by the SPEC's definitions, the
 slow and obvious way. Usernames compare by code point, which is how Python compares strings.
 
+`database_oracle()` builds one from the raw award rows the database holds now (never from the
+stored figures it is there to judge).
+
 A user's streak days are taken in that user's zone (`user_zones`, default `zone`); period boards
 take days in `zone`, the service's.
 """
@@ -13,6 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from itertools import pairwise
+
+from django.utils import timezone
+
+from achievements.models import Achievement, Award
+from users.models import User
 
 PAGE = 50  # the API's default page size, used by the summary's first page of streaks
 
@@ -213,3 +221,20 @@ class Oracle:
             "min_points_gap": self.min_points_gap(),
             "streaks": {"days": days, "count": len(streaks), "results": streaks[:PAGE]},
         }
+
+
+def database_oracle() -> Oracle:
+    """The oracle for what the database holds now: raw award rows, no stored figures; days in
+    the service's zone."""
+    awards = [
+        AwardRow(username, code, awarded_at, points)
+        for username, code, awarded_at, points in Award.objects.values_list(
+            "user__username", "achievement__code", "awarded_at", "achievement__points"
+        )
+    ]
+    return Oracle(
+        usernames=User.objects.values_list("username", flat=True),
+        catalog=dict(Achievement.objects.values_list("code", "points")),
+        awards=awards,
+        zone=timezone.get_default_timezone(),
+    )

@@ -8,11 +8,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from achievements.models import Achievement, Award
+from achievements.models import Achievement
 from achievements.services.awards import award_grant, award_revoke
 from achievements.services.catalog import achievement_update
 from tests.factories import AchievementFactory, UserFactory
-from tests.stats.oracle import PAGE, AwardRow, Oracle
+from tests.stats.oracle import PAGE, AwardRow, Oracle, database_oracle
 from users.models import User
 from users.services import user_delete
 
@@ -54,22 +54,6 @@ def award(user: User, points: int, at: datetime) -> Achievement:
     _award, created = award_grant(user=user, achievement=achievement, awarded_at=at)
     assert created
     return achievement
-
-
-def snapshot() -> Oracle:
-    """The oracle for what the database holds now: raw award rows, no stored figures."""
-    awards = [
-        AwardRow(username, code, awarded_at, points)
-        for username, code, awarded_at, points in Award.objects.values_list(
-            "user__username", "achievement__code", "awarded_at", "achievement__points"
-        )
-    ]
-    return Oracle(
-        usernames=User.objects.values_list("username", flat=True),
-        catalog=dict(Achievement.objects.values_list("code", "points")),
-        awards=awards,
-        zone=timezone.get_default_timezone(),
-    )
 
 
 def get(api: APIClient, path: str, **params) -> dict:
@@ -216,7 +200,8 @@ class RandomWorld:
             timezone.get_default_timezone(),
         )
         # The database holds exactly the awards written, so the oracle judges the same data.
-        assert sorted((a.username, a.code, a.awarded_at) for a in snapshot().awards) == sorted(
+        stored = database_oracle().awards
+        assert sorted((a.username, a.code, a.awarded_at) for a in stored) == sorted(
             (a.username, a.code, a.awarded_at) for a in rows
         )
         return oracle
@@ -311,7 +296,7 @@ def test_users_tied_at_the_top_are_all_leaders_in_code_point_order(api):
         ("adam", 1),
         ("eve", 3),
     ]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_users_without_awards_count_everywhere(api):
@@ -334,7 +319,7 @@ def test_users_without_awards_count_everywhere(api):
         {"code": "nobody-has-it", "points": 5, "holders": 0, "holders_percent": 0},
         {"code": held.code, "points": 10, "holders": 1, "holders_percent": 33.33},
     ]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_when_nobody_has_an_award_there_are_no_leaders_but_there_are_gaps(api):
@@ -357,7 +342,7 @@ def test_when_nobody_has_an_award_there_are_no_leaders_but_there_are_gaps(api):
     }
     assert get(api, "streaks/", days=2)["results"] == []
     assert [r["rank"] for r in get(api, "leaderboard/", by="points")["results"]] == [1, 1, 1]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_without_users_every_answer_is_empty(api):
@@ -380,7 +365,7 @@ def test_without_users_every_answer_is_empty(api):
         "min_points_gap": {"difference": None, "users": []},
         "streaks": {"days": 7, **empty_page},
     }
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_with_one_user_there_is_no_gap(api):
@@ -394,7 +379,7 @@ def test_with_one_user_there_is_no_gap(api):
     assert get(api, "max-points-gap/") == {"difference": None, "users": []}
     assert get(api, "min-points-gap/") == {"difference": None, "users": []}
     assert get(api, "leaderboard/", by="points")["results"] == [{**brief, "rank": 1}]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 # Streaks ---------------------------------------------------------------------------------------
@@ -415,7 +400,7 @@ def test_one_missing_day_breaks_the_streak(api):
 
     assert streak_of(api, user.username, days=3) == (3, "2024-03-01", "2024-03-03")
     assert streak_of(api, user.username, days=4) is None
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_two_awards_on_one_day_count_once(api):
@@ -426,7 +411,7 @@ def test_two_awards_on_one_day_count_once(api):
 
     assert streak_of(api, user.username) == (2, "2024-03-01", "2024-03-02")
     assert streak_of(api, user.username, days=3) is None
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 @pytest.mark.parametrize(
@@ -455,7 +440,7 @@ def test_awards_near_midnight_fall_on_days_of_the_service_time_zone(
         award(user, 10, moment)
 
     assert streak_of(api, user.username) == expected
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_an_older_longer_run_beats_a_later_shorter_one(api):
@@ -464,7 +449,7 @@ def test_an_older_longer_run_beats_a_later_shorter_one(api):
         award(user, 10, on(day))
 
     assert streak_of(api, user.username) == (4, "2024-03-01", "2024-03-04")
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_of_equally_long_runs_the_latest_is_given(api):
@@ -473,7 +458,7 @@ def test_of_equally_long_runs_the_latest_is_given(api):
         award(user, 10, on(day))
 
     assert streak_of(api, user.username) == (3, "2024-03-11", "2024-03-13")
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_revoking_an_award_shortens_the_streak(api):
@@ -486,7 +471,7 @@ def test_revoking_an_award_shortens_the_streak(api):
     assert streak_of(api, user.username, days=5) is None
     assert streak_of(api, user.username, days=4) == (4, "2024-03-01", "2024-03-04")
     assert get(api, "", days=5)["streaks"]["results"] == []
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_a_backdated_award_joins_two_runs(api):
@@ -498,7 +483,7 @@ def test_a_backdated_award_joins_two_runs(api):
     award(user, 10, on(3))
 
     assert streak_of(api, user.username, days=5) == (5, "2024-03-01", "2024-03-05")
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_streaks_are_ordered_longest_first_then_by_username(api):
@@ -515,7 +500,7 @@ def test_streaks_are_ordered_longest_first_then_by_username(api):
         ("bee", 3),
         ("ape", 2),
     ]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_the_summary_holds_the_first_page_of_streaks_and_links_the_next(api):
@@ -532,7 +517,7 @@ def test_the_summary_holds_the_first_page_of_streaks_and_links_the_next(api):
     rest = api.get(streaks["next"]).json()
     assert rest["count"] == 53
     assert [r["username"] for r in rest["results"]] == ["s50", "s51", "s52"]
-    oracle = snapshot()
+    oracle = database_oracle()
     assert streaks["results"] == oracle.summary(days=2)["streaks"]["results"]
 
 
@@ -559,14 +544,14 @@ def test_a_points_change_moves_the_leaders(api):
         ("alice", 2),
         ("carol", 3),
     ]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
     achievement_update(achievement=common, points=25)  # alice 35, carol 25, bob 30
 
     assert [u["username"] for u in get(api, "most-points/")["users"]] == ["alice"]
     assert get(api, "min-points-gap/")["difference"] == 5
     assert [u["username"] for u in get(api, "min-points-gap/")["users"]] == ["carol", "bob"]
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 def test_deleting_a_user_changes_the_answers(api):
@@ -590,7 +575,7 @@ def test_deleting_a_user_changes_the_answers(api):
     by_code = {r["code"]: r for r in rarity(get(api, "achievements/")["results"])}
     assert by_code[shared.code]["holders"] == 1
     assert by_code[shared.code]["holders_percent"] == 50.0
-    assert_endpoints_match(api, snapshot())
+    assert_endpoints_match(api, database_oracle())
 
 
 # The leaderboard -----------------------------------------------------------------------------
@@ -629,7 +614,7 @@ def test_leaderboard_ranks_ties_by_standard_competition(api, tied_board):
 
 @pytest.mark.parametrize("by", ["points", "achievements"])
 def test_leaderboard_pages_starting_inside_a_tie_keep_the_tie_rank(api, tied_board, by):
-    expected = snapshot().leaderboard(by)
+    expected = database_oracle().leaderboard(by)
 
     for limit in (1, 2, 3):
         for offset in range(len(expected) + 1):
