@@ -48,7 +48,6 @@ def env(cluster):
         cluster.url(),
         WEBHOOK_ALLOW_HTTP="1",
         WEBHOOK_ALLOW_PRIVATE="1",
-        WEBHOOK_CLAIM_SECONDS="3",
         WORKER_POLL_SECONDS="0.2",
         WORKER_HEARTBEAT_SECONDS="1",
         DB_CONNECT_TIMEOUT="1",
