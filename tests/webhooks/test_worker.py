@@ -170,8 +170,9 @@ def test_the_tasks_of_a_silent_worker_run_again_and_a_live_workers_do_not(owner)
     endpoint = endpoint_create(owner=owner, url="http://127.0.0.1:9/")
     endpoint_test_send(endpoint=endpoint)
     endpoint_test_send(endpoint=endpoint)
-    dead, alive = Worker(name="dead", threads=1, poll=0, heartbeat=1), Worker(
-        name="alive", threads=1, poll=0, heartbeat=1
+    dead, alive = (
+        Worker(name="dead", threads=1, poll=0, heartbeat=1),
+        Worker(name="alive", threads=1, poll=0, heartbeat=1),
     )
     [killed], [busy] = dead.claim(1), alive.claim(1)
     worker_heartbeat(name="alive")
