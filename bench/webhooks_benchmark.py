@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -395,7 +396,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="client threads writing")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--drain", type=float, default=300, help="seconds to wait for arrivals")
-    parser.add_argument("--port", type=int, default=8077)
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
     parser.add_argument("--keep", action="store_true", help="keep the database for next time")
     args = parser.parse_args()
 
@@ -403,6 +404,10 @@ def main() -> None:
     if not url.startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database (created if missing).")
     ensure_database(url)
+    if not args.port:
+        with socket.socket() as probe:
+            probe.bind((HOST, 0))
+            args.port = probe.getsockname()[1]
     started = time.perf_counter()
     try:
         token, names, owner, _ = setup(int(args.rate * args.seconds), args.endpoints)
