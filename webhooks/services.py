@@ -13,6 +13,11 @@ A task sends a batch of one endpoint's deliveries that have all had the same num
 lock. The outcomes are recorded only for the deliveries still at that number of attempts, so a
 task run twice (its worker died after recording) records each attempt once; the retries are
 enqueued, in the same transaction, as a task that runs after the retry delay.
+
+Row locks: recording locks a batch's deliveries, then updates their endpoint; parking and
+reactivation lock the endpoint, then update its parked deliveries, which no running task holds
+(a delivery has one task at a time), so the two orders never meet on the same rows. Planning
+skips endpoints another transaction has locked.
 """
 
 import json
