@@ -94,6 +94,11 @@ def statuses(cluster) -> dict[str, int]:
         return dict(rows.fetchall())
 
 
+def heartbeats(cluster) -> int:
+    with psycopg.connect(cluster.url()) as db:
+        return db.execute("SELECT count(*) FROM webhooks_workerheartbeat").fetchone()[0]
+
+
 def wait_until(condition, timeout: float = WAIT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -133,9 +138,11 @@ def test_a_worker_killed_mid_batch_loses_no_delivery(cluster, env, tmp_path):
 def test_several_workers_split_the_deliveries_and_send_each_once(cluster, env, tmp_path):
     env = {**env, "WORKER_BATCH": "5", "WORKER_THREADS": "2"}
     with Receiver(slowly) as receiver, open(tmp_path / "worker.log", "wb") as log:
-        setup(env, receiver.url, grants=120)
         workers = [start_worker(env, log) for _ in range(3)]
         try:
+            # All three are polling before the first grant, so the work is there to split.
+            assert wait_until(lambda: heartbeats(cluster) == 3)
+            setup(env, receiver.url, grants=120)
             assert wait_until(lambda: statuses(cluster) == {"delivered": 120})
         finally:
             for worker in workers:
