@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "django_prometheus",
     # Counts failed admin logins (per client address and per username) and locks them out.
     "axes",
+    # Django's Tasks framework (the backport of django.tasks) and its database backend: the
+    # webhook worker's queue lives in the application's own database.
+    "django_tasks",
+    "django_tasks_db",
     # The project's apps, in their dependency order: each imports only from those above it.
     "core",
     "users",
@@ -343,11 +347,20 @@ WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 # Seconds an attempt may wait to connect and for each read before it counts as failed.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
-# A claimed delivery is due again after this (its worker died); longer than any attempt.
-WEBHOOK_CLAIM_SECONDS = env.int("WEBHOOK_CLAIM_SECONDS", default=60)
-# The worker: concurrent HTTP attempts, deliveries claimed at once, idle poll, heartbeat.
+# Background tasks (webhook deliveries) are rows in the application's database, claimed by
+# `manage.py worker` with SELECT ... FOR UPDATE SKIP LOCKED. Another Tasks backend can take its
+# place (README, "Scaling").
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "webhooks"],
+    }
+}
+# The worker: delivery tasks run at once per process, deliveries per task (one endpoint's),
+# attempts at once within a task, idle poll, heartbeat.
 WORKER_THREADS = env.int("WORKER_THREADS", default=8)
 WORKER_BATCH = env.int("WORKER_BATCH", default=64)
+WEBHOOK_CONNECTIONS = env.int("WEBHOOK_CONNECTIONS", default=4)
 WORKER_POLL_SECONDS = env.float("WORKER_POLL_SECONDS", default=0.5)
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=5)
 

@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.models import DBTaskResult
 
 from webhooks.addresses import url_resolve
 from webhooks.models import EVENT_TYPES, URL_MAX_LENGTH, Delivery, Endpoint
@@ -15,6 +16,10 @@ from webhooks.services import (
     endpoint_test_send,
     endpoint_update,
 )
+
+# The task rows are the queue's machinery; operators read the delivery log below instead (the
+# package's admin is also in English only).
+admin.site.unregister(DBTaskResult)
 
 
 class DeliveryInline(admin.TabularInline):

@@ -45,7 +45,9 @@ class Endpoint(models.Model):
 
 class Delivery(models.Model):
     """One message to one endpoint, with its attempts so far. `body` is fixed at creation, so
-    every retry sends the same bytes under the same `webhook-id`."""
+    every retry sends the same bytes under the same `webhook-id`. The task that sends it is a
+    row of the Tasks framework's database backend; `next_attempt_at` is when that task runs,
+    empty while the endpoint is inactive (its reactivation enqueues the task again)."""
 
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -78,12 +80,6 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
-            # The workers' queue: pending deliveries that are due, oldest first.
-            models.Index(
-                fields=["next_attempt_at", "id"],
-                condition=models.Q(status="pending"),
-                name="deliveries_due",
-            ),
             models.Index(fields=["endpoint", "-id"], name="deliveries_by_endpoint"),
         ]
 

@@ -10,7 +10,8 @@ from django.db import connection
 from tests.factories import AchievementFactory, UserFactory
 from tests.webhooks.receiver import Receiver
 from webhooks.models import Delivery
-from webhooks.services import deliveries_work, endpoint_create
+from webhooks.services import endpoint_create
+from webhooks.worker import Worker
 
 GRANTS = 20
 
@@ -46,9 +47,10 @@ def test_a_hanging_receiver_does_not_slow_awards(api, integration_account, setti
         stop = threading.Event()
 
         def work() -> None:
+            rounds = Worker(name="isolation", threads=1, poll=0.05, heartbeat=60)
             try:
                 while not stop.is_set():
-                    deliveries_work(limit=8)
+                    rounds.run_once()
                     time.sleep(0.05)
             finally:
                 connection.close()

@@ -1,5 +1,5 @@
-"""Deliveries to a real receiver on loopback, made by the worker's own round
-(`deliveries_work`): what arrives, its signature, retries, failures and disabling."""
+"""Deliveries to a real receiver on loopback, made by the worker's own rounds (plan, claim the
+tasks, run them): what arrives, its signature, retries, failures and disabling."""
 
 from datetime import timedelta
 
@@ -9,15 +9,13 @@ from standardwebhooks import Webhook
 
 from achievements.services.awards import award_grant, award_revoke
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
-from tests.webhooks.receiver import Receiver
+from tests.webhooks.receiver import Receiver, make_due, work
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import (
     DISABLE_AFTER,
     MAX_ATTEMPTS,
     RETRY_DELAYS,
-    deliveries_claim,
     deliveries_plan,
-    deliveries_work,
     endpoint_create,
     endpoint_secret_rotate,
     endpoint_test_send,
@@ -39,11 +37,6 @@ def owner(db):
     return OperatorFactory()
 
 
-def make_due() -> None:
-    """Let every retry delay pass."""
-    Delivery.objects.filter(status=Delivery.PENDING).update(next_attempt_at=timezone.now())
-
-
 def test_the_receiver_gets_every_grant_and_revocation_signed(owner):
     ann, owl, fox = UserFactory(), AchievementFactory(points=3), AchievementFactory()
     with Receiver() as receiver:
@@ -52,7 +45,7 @@ def test_the_receiver_gets_every_grant_and_revocation_signed(owner):
         award_grant(user=ann, achievement=fox)
         award_revoke(user=ann, achievement=owl, reason="Mistake")
 
-        assert deliveries_work(limit=10) == 3
+        assert work() == 3
         received = receiver.wait_for(3)
 
     payloads = [Webhook(endpoint.secret).verify(r.body, r.headers) for r in received]
@@ -82,7 +75,7 @@ def test_an_endpoint_gets_only_activity_from_its_registration_on(owner):
     with Receiver() as receiver:
         endpoint_create(owner=owner, url=receiver.url)
         award_grant(user=ann, achievement=fox)
-        deliveries_work(limit=10)
+        work()
         received = receiver.wait_for(1)
 
     assert [r.payload["data"]["achievement"] for r in received] == [fox.code]
@@ -112,7 +105,7 @@ def test_a_500_is_retried_after_the_first_delay_and_then_delivered(owner):
     with Receiver(lambda n: answers.get(n, 200)) as receiver:
         endpoint_create(owner=owner, url=receiver.url)
         award_grant(user=UserFactory(), achievement=AchievementFactory())
-        deliveries_work(limit=10)
+        work()
         delivery = Delivery.objects.get()
         assert (delivery.status, delivery.attempts, delivery.last_response_code) == (
             "pending",
@@ -121,10 +114,10 @@ def test_a_500_is_retried_after_the_first_delay_and_then_delivered(owner):
         )
         delay = delivery.next_attempt_at - timezone.now()
         assert RETRY_DELAYS[0] - timedelta(seconds=2) < delay <= RETRY_DELAYS[0]
-        assert deliveries_work(limit=10) == 0  # not due yet
+        assert work() == 0  # not due yet
 
         make_due()
-        deliveries_work(limit=10)
+        work()
         received = receiver.wait_for(2)
 
     delivery.refresh_from_db()
@@ -148,7 +141,7 @@ def test_a_delivery_fails_for_good_after_the_last_attempt(owner):
         award_grant(user=UserFactory(), achievement=AchievementFactory())
         for _ in range(MAX_ATTEMPTS + 2):
             make_due()
-            deliveries_work(limit=10)
+            work()
 
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
@@ -162,7 +155,7 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(owner):
     with Receiver(lambda n: 302) as receiver:
         endpoint_create(owner=owner, url=receiver.url)
         award_grant(user=UserFactory(), achievement=AchievementFactory())
-        deliveries_work(limit=10)
+        work()
         received = receiver.wait_for(1)
 
     assert len(received) == 1
@@ -174,7 +167,7 @@ def test_a_receiver_that_is_down_is_recorded_as_an_error(owner):
     endpoint_create(owner=owner, url="http://127.0.0.1:9/")
     award_grant(user=UserFactory(), achievement=AchievementFactory())
 
-    deliveries_work(limit=10)
+    work()
 
     delivery = Delivery.objects.get()
     assert delivery.last_response_code is None and delivery.last_error
@@ -188,7 +181,7 @@ def test_an_endpoint_failing_for_five_days_is_disabled_with_the_reason(owner):
     )
     award_grant(user=UserFactory(), achievement=AchievementFactory())
 
-    deliveries_work(limit=10)
+    work()
 
     endpoint.refresh_from_db()
     assert endpoint.active is False
@@ -200,7 +193,7 @@ def test_a_success_clears_the_failing_mark(owner):
         endpoint = endpoint_create(owner=owner, url=receiver.url)
         Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now())
         award_grant(user=UserFactory(), achievement=AchievementFactory())
-        deliveries_work(limit=10)
+        work()
 
     endpoint.refresh_from_db()
     assert endpoint.failing_since is None and endpoint.active
@@ -217,22 +210,12 @@ def test_reactivating_clears_the_reason_and_skips_what_happened_meanwhile(owner)
     assert endpoint.disabled_reason == "" and not endpoint.deliveries.exists()
 
 
-def test_a_claimed_delivery_is_not_due_for_another_worker_until_its_lease_ends(owner):
-    endpoint_test_send(endpoint=endpoint_create(owner=owner, url="http://127.0.0.1:9/"))
-
-    first, second = deliveries_claim(limit=10), deliveries_claim(limit=10)
-
-    assert len(first) == 1 and second == []
-    Delivery.objects.update(next_attempt_at=timezone.now())
-    assert len(deliveries_claim(limit=10)) == 1
-
-
 def test_dns_rebinding_to_a_private_address_is_refused_at_delivery(owner, settings, monkeypatch):
     with Receiver() as receiver:
         endpoint_create(owner=owner, url=receiver.url)
         award_grant(user=UserFactory(), achievement=AchievementFactory())
         settings.WEBHOOK_ALLOW_PRIVATE = False  # the name now resolves to loopback
-        deliveries_work(limit=10)
+        work()
 
         assert receiver.received == []
     assert "private" in Delivery.objects.get().last_error
@@ -243,7 +226,7 @@ def test_the_test_event_and_a_rotated_secret_sign_what_arrives(owner):
         endpoint = endpoint_create(owner=owner, url=receiver.url)
         secret = endpoint_secret_rotate(endpoint=endpoint)
         endpoint_test_send(endpoint=endpoint)
-        deliveries_work(limit=10)
+        work()
         received = receiver.wait_for(1)
 
     assert secret != endpoint.secret
@@ -255,7 +238,7 @@ def test_no_secret_is_logged(owner, caplog):
         endpoint = endpoint_create(owner=owner, url=receiver.url)
         secret = endpoint_secret_rotate(endpoint=endpoint)
         award_grant(user=UserFactory(), achievement=AchievementFactory())
-        deliveries_work(limit=10)
+        work()
         receiver.wait_for(1)
 
     logged = caplog.text

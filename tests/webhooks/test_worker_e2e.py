@@ -1,6 +1,7 @@
 """`manage.py worker` as a real process against a private PostgreSQL cluster and a receiver on
 loopback: it delivers everything, survives SIGKILL and a database outage without losing a
-delivery, stops cleanly on SIGTERM, and `worker --check` tells whether one runs."""
+delivery, stops cleanly on SIGTERM, several share the work without sending anything twice, and
+`worker --check` tells whether one runs."""
 
 import signal
 import subprocess
@@ -43,12 +44,14 @@ def cluster():
 def env(cluster):
     with psycopg.connect(cluster.url(), autocommit=True) as db:
         # A clean slate for each test: no endpoints, deliveries or workers left over.
-        db.execute("TRUNCATE webhooks_delivery, webhooks_endpoint, webhooks_workerheartbeat")
+        db.execute(
+            "TRUNCATE webhooks_delivery, webhooks_endpoint, webhooks_workerheartbeat, "
+            "django_tasks_database_dbtaskresult"
+        )
     return app_environment(
         cluster.url(),
         WEBHOOK_ALLOW_HTTP="1",
         WEBHOOK_ALLOW_PRIVATE="1",
-        WEBHOOK_CLAIM_SECONDS="3",
         WORKER_POLL_SECONDS="0.2",
         WORKER_HEARTBEAT_SECONDS="1",
         DB_CONNECT_TIMEOUT="1",
@@ -91,6 +94,11 @@ def statuses(cluster) -> dict[str, int]:
         return dict(rows.fetchall())
 
 
+def heartbeats(cluster) -> int:
+    with psycopg.connect(cluster.url()) as db:
+        return db.execute("SELECT count(*) FROM webhooks_workerheartbeat").fetchone()[0]
+
+
 def wait_until(condition, timeout: float = WAIT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -125,6 +133,30 @@ def test_a_worker_killed_mid_batch_loses_no_delivery(cluster, env, tmp_path):
             worker.wait(30)
 
     assert len(ids(receiver)) == 150
+
+
+def test_several_workers_split_the_deliveries_and_send_each_once(cluster, env, tmp_path):
+    env = {**env, "WORKER_BATCH": "5", "WORKER_THREADS": "2"}
+    with Receiver(slowly) as receiver, open(tmp_path / "worker.log", "wb") as log:
+        workers = [start_worker(env, log) for _ in range(3)]
+        try:
+            # All three are polling before the first grant, so the work is there to split.
+            assert wait_until(lambda: heartbeats(cluster) == 3)
+            setup(env, receiver.url, grants=120)
+            assert wait_until(lambda: statuses(cluster) == {"delivered": 120})
+        finally:
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.wait(30)
+
+    sent = [r.headers["webhook-id"] for r in receiver.received]
+    assert len(sent) == len(set(sent)) == 120
+    with psycopg.connect(cluster.url()) as db:
+        ran_by = db.execute(
+            "SELECT worker_ids->>0, count(*) FROM django_tasks_database_dbtaskresult GROUP BY 1"
+        ).fetchall()
+    assert len(ran_by) > 1, f"one worker ran every task: {ran_by}"
 
 
 def test_deliveries_pending_through_a_database_outage_all_arrive(cluster, env, tmp_path):
