@@ -196,6 +196,41 @@ def rules_apply_to_batch(
     return unlocked
 
 
+def rules_apply_to_user(*, rules: Sequence[Rule], user_id: int) -> list[str]:
+    """Bring one user's progress toward `rules` to their measures as they stand, and grant,
+    dated now, every rule's achievement whose goal the measure reached and that the user
+    neither holds nor had revoked (after their time zone moved their days). Nothing is
+    revoked: a measure that fell below a goal leaves an award held. Returns the codes
+    granted. The caller holds the rules' achievement rows and the user's row."""
+    if not rules:
+        return []
+    now = timezone.now()
+    rules_cte, params = _values_cte(
+        "rules", ("achievement_id", "type", "measure", "goal"), _rules_rows(rules)
+    )
+    _progress_upsert(_progress_source_sql(rules_cte, "m.user_id = %s"), [*params, user_id], now)
+    measures = {m.type: m for m in Measure.objects.filter(user_id=user_id)}
+    excluded = set(
+        Award.objects.filter(user_id=user_id).values_list("achievement_id", flat=True)
+    ) | set(
+        Progress.objects.filter(user_id=user_id, rule_revoked=True).values_list(
+            "achievement_id", flat=True
+        )
+    )
+    reached = [
+        rule.achievement_id
+        for rule in rules
+        if rule.achievement_id not in excluded
+        and rule.event in measures
+        and getattr(measures[rule.event], MEASURE_COLUMNS[rule.measure]) >= rule.goal
+    ]
+    granted = []
+    for achievement in Achievement.objects.filter(pk__in=reached).order_by("pk"):
+        if award_grant_set(achievement=achievement, user_ids=[user_id], awarded_at=now):
+            granted.append(achievement.code)
+    return granted
+
+
 def _crossing_event(
     rule: Rule, before: Measure | None, events: list[AcceptedEvent]
 ) -> AcceptedEvent:
