@@ -9,9 +9,11 @@ class EventsConfig(AppConfig):
     verbose_name = _("Events and measures")
 
     def ready(self):
+        from achievements.seeding import DEMO_SEED_STEPS
         from achievements.services.rules import rules_register
         from core import consistency
         from events.rules import rule_evaluate, rule_progress_source
+        from events.seeding import demo_events_seed
         from events.selectors import event_types_seen
         from events.services import (
             measures_check,
@@ -35,3 +37,6 @@ class EventsConfig(AppConfig):
             TIME_ZONE_CHANGE_LOCKS.append(user_time_zone_change_locks)
         if user_time_zone_change not in TIME_ZONE_CHANGE_HOOKS:
             TIME_ZONE_CHANGE_HOOKS.append(user_time_zone_change)
+        # The demo players' events, sent by the demo seeding (below this app) as its last step.
+        if demo_events_seed not in DEMO_SEED_STEPS:
+            DEMO_SEED_STEPS.append(demo_events_seed)
