@@ -222,10 +222,13 @@ def _summary_sql(days: str, params: list) -> tuple[str, list]:
 _MEASURE_COLUMNS = ("event_count", "value_sum", "days", "longest_streak", "last_occurred_at")
 
 
-def measures_refresh(pairs: Sequence[tuple[int, str]] | None) -> None:
-    """Rewrite the measures of these (user_id, type) pairs (or of all) from the per-day rows."""
+def measures_refresh(
+    pairs: Sequence[tuple[int, str]] | None, *, returning: bool = False
+) -> dict[tuple[int, str], dict]:
+    """Rewrite the measures of these (user_id, type) pairs (or of all) from the per-day rows;
+    with `returning`, answer their new figures by pair (from the same statement)."""
     if pairs is not None and not pairs:
-        return
+        return {}
     sql, params = _summary_sql(*_days_source(pairs))
     columns = ", ".join(_MEASURE_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _MEASURE_COLUMNS)
@@ -235,8 +238,41 @@ def measures_refresh(pairs: Sequence[tuple[int, str]] | None) -> None:
         SELECT user_id, type, {columns} FROM summary WHERE true
         ON CONFLICT (user_id, type) DO UPDATE SET {updates}
     """
+    if returning:
+        sql += f" RETURNING user_id, type, {', '.join(RULE_FIGURES)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if not returning:
+            return {}
+        return {
+            (row[0], row[1]): dict(zip(RULE_FIGURES, row[2:], strict=True))
+            for row in cursor.fetchall()
+        }
+
+
+# The measure columns rules read (the count, sum, days and longest streak).
+RULE_FIGURES = ("event_count", "value_sum", "days", "longest_streak")
+
+
+def measures_figures(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict]:
+    """The stored figures rules read (RULE_FIGURES) of these (user_id, type) pairs."""
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    users = sorted({user_id for user_id, _type in pairs})
+    # By user alone: the (user, type) index answers it; adding the types lets the planner
+    # pick the (type, user) index and read every user's measure of those types.
+    sql = (
+        f"SELECT user_id, type, {', '.join(RULE_FIGURES)} FROM {Measure._meta.db_table} "
+        f"WHERE user_id IN ({', '.join(['%s'] * len(users))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, users)
+        return {
+            (row[0], row[1]): dict(zip(RULE_FIGURES, row[2:], strict=True))
+            for row in cursor.fetchall()
+            if (row[0], row[1]) in wanted
+        }
 
 
 def _expected_days_sql(user_id: int | None = None) -> tuple[str, list]:

@@ -36,6 +36,7 @@ from events.queries import (
     event_types_of_user,
     events_insert,
     measures_expected,
+    measures_figures,
     measures_rebuild_all,
     measures_refresh,
     measures_stored,
@@ -43,7 +44,6 @@ from events.queries import (
 )
 from events.rules import (
     AcceptedEvent,
-    measures_of,
     rules_apply_to_batch,
     rules_apply_to_user,
     rules_lock_for_types,
@@ -244,9 +244,10 @@ def events_record(
         for e in accepted
         if e.type in {rule.event for rule in rules}
     ]
-    before = measures_of(sorted({(e.user_id, e.type) for e in ruled})) if ruled else {}
-    _measures_add(accepted)
-    unlocked = rules_apply_to_batch(rules=rules, accepted=ruled, before=before, by=by)
+    ruled_pairs = sorted({(e.user_id, e.type) for e in ruled})
+    before = measures_figures(ruled_pairs)
+    after = _measures_add(accepted, returning=bool(ruled))
+    unlocked = rules_apply_to_batch(rules=rules, accepted=ruled, before=before, after=after, by=by)
     for index, codes in unlocked.items():
         results[index].unlocked = codes
     counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
@@ -262,9 +263,10 @@ def events_record(
     return results
 
 
-def _measures_add(accepted: list[_Clean]) -> None:
+def _measures_add(accepted: list[_Clean], *, returning: bool) -> dict[tuple[int, str], dict]:
     """Fold newly stored events into the per-day rows, then recompute the measures of the
-    (user, type) pairs they touch from those rows (set-based: two statements per batch)."""
+    (user, type) pairs they touch from those rows (set-based: two statements per batch);
+    with `returning`, answer the new figures rules read, by pair."""
     days: dict[tuple[int, str, date], list] = {}
     for event in accepted:
         key = (event.user_id, event.type, event.day)
@@ -276,7 +278,9 @@ def _measures_add(accepted: list[_Clean]) -> None:
             row[1] += event.value
             row[2] = max(row[2], event.occurred_at)
     event_days_add([(*key, *row) for key, row in sorted(days.items())])
-    measures_refresh(sorted({(user_id, type_) for user_id, type_, _day in days}))
+    return measures_refresh(
+        sorted({(user_id, type_) for user_id, type_, _day in days}), returning=returning
+    )
 
 
 class TimeZoneChangeConflict(DomainConflict):
