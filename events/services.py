@@ -12,6 +12,9 @@ extended): a batch of events holds
      sorted), so two batches that share ids wait on each other in one order, never in a cycle;
   4. then the per-day, measure and progress rows of those users, which only holders of (2)
      touch; a goal reached grants through `award_grant`, which takes (1) and (2) again.
+A change of a user's time zone takes (0) for the types of that user's measures and (1) for
+their rules before `user_update` holds the user's row (2), then rewrites that user's rows (4);
+see `user_time_zone_change`.
 """
 
 import logging
