@@ -1,15 +1,18 @@
 """Rules in action: progress toward rule-driven achievements follows the users' measures, and
 reaching the goal grants the award.
 
-Two paths, both set-based over the measures:
+Three paths, all set-based over the measures:
   - `rules_apply_to_batch`, inside `events_record`: the rules of a batch's event types bring the
-    progress of the batch's users to their new measures in one statement; the users who
+    progress of the batch's users to their new measures in one statement (only the rows whose
+    capped measure moved); the users who
     crossed a goal are then granted the award through `award_grant_set` (a few statements per
     achievement, not per user), each dated at the `occurred_at` of the event whose arrival
     made the measure reach it;
   - `rule_evaluate`, when a rule is added or changed (registered with
     achievements.services.rules): every user's progress in one statement, and one set-based
-    grant, dated now, to every user already past the goal.
+    grant, dated now, to every user already past the goal;
+  - `rules_apply_to_user`, when a user's time zone changed (events.services): that user's
+    progress toward every rule of their types, and a grant, dated now, of what they reach.
 A revoked award (`Progress.rule_revoked`) is never granted again by its rule.
 """
 
