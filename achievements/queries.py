@@ -51,6 +51,13 @@ def _dialect() -> dict:
     return _DIALECTS[connection.vendor]
 
 
+def local_day_sql(moment: str, zone: str) -> str:
+    """SQL for the calendar day of the moment expression `moment` in the zone named by the
+    expression `zone` (a column such as a user's time_zone, or a placeholder): the one
+    spelling of a per-zone day, shared with the events app's measures."""
+    return _dialect()["local_day"].format(moment, zone)
+
+
 def _award_days_sql(user_id: int | Sequence[int] | None) -> tuple[str, list]:
     """SQL for the distinct (user_id, day) pairs, each day taken in that user's time zone, for
     every user, one, or some."""

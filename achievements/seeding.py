@@ -2,7 +2,9 @@
 
 `demo_seed` loads the bilingual catalog and demo users from data/demo_catalog.json and awards
 them over recent weeks so that every stat has an answer; users are part-way toward the
-incremental achievements (through the progress services), and some reach the goal.
+incremental achievements (through the progress services), and some reach the goal. Apps above
+this one add their own demo steps through `DEMO_SEED_STEPS` (the events app sends the demo
+players' events, which drive the rule-driven achievements).
 `bench_seed` adds a large, reproducible set for benchmarks. Both can run again without adding
 anything twice.
 """
@@ -37,6 +39,11 @@ BENCH_USERNAME_PREFIX = "bench-"
 
 Progress = Callable[[str, int, int], None]
 
+# Demo steps of apps above this one, registered from their AppConfig.ready and run in order at
+# the end of `demo_seed`, in its transaction, as step(users=<username: User>, seed=<int>,
+# now=<datetime>); each returns how many awards it added. A step must add nothing on a rerun.
+DEMO_SEED_STEPS: list[Callable[..., int]] = []
+
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     pass
@@ -65,6 +72,7 @@ def _ensure_catalog(catalog: dict, report: SeedReport) -> dict[str, Achievement]
             points=entry["points"],
             goal=entry.get("goal", 1),
             hidden=entry.get("hidden", False),
+            rule=entry.get("rule"),
             # A language the catalog file has no text for falls back to English.
             names={code: entry.get(f"name_{code}", "") for code in language_codes()},
             descriptions={code: entry.get(f"description_{code}", "") for code in language_codes()},
@@ -91,7 +99,12 @@ def _joined(first_award_day: date, rng: random.Random) -> datetime:
 def _demo_plan(catalog: dict, today: date, rng: random.Random) -> Iterator[tuple[str, str, date]]:
     """(username, code, day) for every demo award, fixed by the seed and the catalog."""
     # Incremental and hidden achievements are earned through progress (catalog["progress"]).
-    plain = [a for a in catalog["achievements"] if a.get("goal", 1) == 1 and not a.get("hidden")]
+    # Rule-driven ones follow the demo events (DEMO_SEED_STEPS).
+    plain = [
+        a
+        for a in catalog["achievements"]
+        if a.get("goal", 1) == 1 and not a.get("hidden") and not a.get("rule")
+    ]
     by_points = sorted(plain, key=lambda a: a["points"])
     cheap = [a["code"] for a in by_points[:22]]
     dear = [a["code"] for a in by_points[-12:]]
@@ -176,6 +189,8 @@ def demo_seed(*, seed: int = 2024, progress: Progress = _no_progress) -> SeedRep
         )
         report.awards_created += unlocked
     progress("progress", len(catalog.get("progress", [])), len(catalog.get("progress", [])))
+    for step in DEMO_SEED_STEPS:
+        report.awards_created += step(users=users, seed=seed, now=now)
     logger.info(
         "demo data: %s achievements, %s users, %s awards added",
         report.achievements_created,
@@ -205,7 +220,10 @@ def bench_seed(
     """Add `users` benchmark users and `awards` awards over the last `days` days, reproducibly
     for a given seed, then rebuild every figure set-based. Runs again add nothing twice."""
     report = demo_seed(progress=progress)
-    achievement_ids = list(Achievement.objects.order_by("code").values_list("pk", flat=True))
+    # Rule-driven achievements are earned by events (the demo players'), not bulk-loaded.
+    achievement_ids = list(
+        Achievement.objects.filter(rule_event=None).order_by("code").values_list("pk", flat=True)
+    )
     if awards > users * len(achievement_ids):
         raise ValueError(
             f"{awards} awards cannot fit {users} users x {len(achievement_ids)} achievements."

@@ -78,3 +78,20 @@ def event_types_lock(types, *, shared: bool) -> None:
             "FROM unnest(%s::text[]) AS t ORDER BY k) AS keys",
             [EVENT_TYPE_LOCKS, types],
         )
+
+
+def event_types_try_lock_shared(types) -> bool:
+    """`event_types_lock(types, shared=True)` without waiting: False, holding none it could
+    not take, when a rule change holds one of them. For a transaction that already holds
+    user rows, which must not wait for a type lock (it comes first in the lock order). SQLite
+    needs none."""
+    types = sorted(set(types))
+    if connection.vendor != "postgresql" or not types:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bool_and(pg_try_advisory_xact_lock_shared(%s, k)) FROM (SELECT DISTINCT "
+            "hashtext(t) AS k FROM unnest(%s::text[]) AS t ORDER BY k) AS keys",
+            [EVENT_TYPE_LOCKS, types],
+        )
+        return bool(cursor.fetchone()[0])

@@ -10,10 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Count, Max, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from achievements.queries import local_day_sql
 from events.models import Event, EventDay, Measure
 from users.models import User
 
@@ -58,9 +57,9 @@ def _datetime(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def users_lock_by_name(names: Iterable[str]) -> dict[str, int]:
-    """The ids of the users with these names (lowercased), their rows held in ascending id
-    order until the transaction ends: the documented lock order."""
+def users_lock_by_name(names: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """The (id, time zone) of the users with these names (lowercased), their rows held in
+    ascending id order until the transaction ends: the documented lock order."""
     names = sorted(set(names))
     if not names:
         return {}
@@ -70,12 +69,19 @@ def users_lock_by_name(names: Iterable[str]) -> dict[str, int]:
     else:
         names_sql, params = ", ".join(["%s"] * len(names)), names
     sql = (
-        f"SELECT id, LOWER(username) FROM {table} WHERE LOWER(username) IN ({names_sql}) "
-        f"ORDER BY id {_dialect()['users_lock']}"
+        f"SELECT id, LOWER(username), time_zone FROM {table} "
+        f"WHERE LOWER(username) IN ({names_sql}) ORDER BY id {_dialect()['users_lock']}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {name: pk for pk, name in cursor.fetchall()}
+        return {name: (pk, zone) for pk, name, zone in cursor.fetchall()}
+
+
+def event_types_of_user(user_id: int) -> list[str]:
+    """The event types the user has measures of, in code point order."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT type FROM {Measure._meta.db_table} WHERE user_id = %s", [user_id])
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 def events_insert(rows: Sequence[tuple], received_at: datetime) -> set[str]:
@@ -216,10 +222,13 @@ def _summary_sql(days: str, params: list) -> tuple[str, list]:
 _MEASURE_COLUMNS = ("event_count", "value_sum", "days", "longest_streak", "last_occurred_at")
 
 
-def measures_refresh(pairs: Sequence[tuple[int, str]] | None) -> None:
-    """Rewrite the measures of these (user_id, type) pairs (or of all) from the per-day rows."""
+def measures_refresh(
+    pairs: Sequence[tuple[int, str]] | None, *, returning: bool = False
+) -> dict[tuple[int, str], dict]:
+    """Rewrite the measures of these (user_id, type) pairs (or of all) from the per-day rows;
+    with `returning`, answer their new figures by pair (from the same statement)."""
     if pairs is not None and not pairs:
-        return
+        return {}
     sql, params = _summary_sql(*_days_source(pairs))
     columns = ", ".join(_MEASURE_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _MEASURE_COLUMNS)
@@ -229,27 +238,68 @@ def measures_refresh(pairs: Sequence[tuple[int, str]] | None) -> None:
         SELECT user_id, type, {columns} FROM summary WHERE true
         ON CONFLICT (user_id, type) DO UPDATE SET {updates}
     """
+    if returning:
+        sql += f" RETURNING user_id, type, {', '.join(RULE_FIGURES)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        if not returning:
+            return {}
+        return {
+            (row[0], row[1]): dict(zip(RULE_FIGURES, row[2:], strict=True))
+            for row in cursor.fetchall()
+        }
 
 
-def _expected_days_query():
-    """The per-day rows as the raw events give them, days in TIME_ZONE (the ORM writes each
-    backend's time-zone conversion)."""
-    return (
-        Event.objects.order_by()
-        .annotate(day=TruncDate("occurred_at", tzinfo=timezone.get_default_timezone()))
-        .values("user_id", "type", "day")
-        .annotate(event_count=Count("id"), value_sum=Sum("value"), last_at=Max("occurred_at"))
+# The measure columns rules read (the count, sum, days and longest streak).
+RULE_FIGURES = ("event_count", "value_sum", "days", "longest_streak")
+
+
+def measures_figures(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict]:
+    """The stored figures rules read (RULE_FIGURES) of these (user_id, type) pairs."""
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    users = sorted({user_id for user_id, _type in pairs})
+    # By user alone: the (user, type) index answers it; adding the types lets the planner
+    # pick the (type, user) index and read every user's measure of those types.
+    sql = (
+        f"SELECT user_id, type, {', '.join(RULE_FIGURES)} FROM {Measure._meta.db_table} "
+        f"WHERE user_id IN ({', '.join(['%s'] * len(users))})"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, users)
+        return {
+            (row[0], row[1]): dict(zip(RULE_FIGURES, row[2:], strict=True))
+            for row in cursor.fetchall()
+            if (row[0], row[1]) in wanted
+        }
 
 
-def event_days_rebuild() -> None:
-    """Replace every per-day row with what the raw events give (set-based)."""
-    sql, params = _expected_days_query().query.sql_with_params()
+def _expected_days_sql(user_id: int | None = None) -> tuple[str, list]:
+    """SELECT (user_id, type, day, event_count, value_sum, last_at): the per-day rows as the
+    raw events give them, each day taken in the event's user's own time zone (converted in
+    the database, as the award streaks are), for every user or one."""
+    day = local_day_sql("e.occurred_at", "u.time_zone")
+    only_user = "WHERE e.user_id = %s" if user_id is not None else ""
+    sql = f"""
+        SELECT e.user_id, e.type, {day} AS day, COUNT(*) AS event_count,
+               SUM(e.value) AS value_sum, MAX(e.occurred_at) AS last_at
+        FROM {Event._meta.db_table} e JOIN {User._meta.db_table} u ON u.id = e.user_id
+        {only_user}
+        GROUP BY e.user_id, e.type, {day}
+    """
+    return sql, [user_id] if user_id is not None else []
+
+
+def event_days_rebuild(user_id: int | None = None) -> None:
+    """Replace every per-day row (or one user's) with what the raw events give (set-based)."""
+    sql, params = _expected_days_sql(user_id)
     table = EventDay._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")
+        if user_id is None:
+            cursor.execute(f"DELETE FROM {table}")
+        else:
+            cursor.execute(f"DELETE FROM {table} WHERE user_id = %s", [user_id])
         cursor.execute(
             f"INSERT INTO {table} (user_id, type, day, event_count, value_sum, last_at) "
             f"SELECT user_id, type, day, event_count, value_sum, last_at FROM ({sql}) AS e",
@@ -267,8 +317,8 @@ def measures_rebuild_all() -> None:
 def measures_expected() -> dict[tuple[int, str], dict]:
     """Every (user_id, type) measure as the raw events give it, computed in SQL from the
     events alone (not from the per-day rows)."""
-    days_sql, params = _expected_days_query().query.sql_with_params()
-    sql, params = _summary_sql(f"d AS ({days_sql})", list(params))
+    days_sql, params = _expected_days_sql()
+    sql, params = _summary_sql(f"d AS ({days_sql})", params)
     sql += f"SELECT user_id, type, {', '.join(_MEASURE_COLUMNS)} FROM summary"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

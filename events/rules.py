@@ -1,18 +1,22 @@
 """Rules in action: progress toward rule-driven achievements follows the users' measures, and
 reaching the goal grants the award.
 
-Two paths, both set-based over the measures:
+Three paths, all set-based over the measures:
   - `rules_apply_to_batch`, inside `events_record`: the rules of a batch's event types bring the
-    progress of the batch's users to their new measures in one statement; the users who
+    progress of the batch's users to their new measures in one statement (only the rows whose
+    capped measure moved); the users who
     crossed a goal are then granted the award through `award_grant_set` (a few statements per
     achievement, not per user), each dated at the `occurred_at` of the event whose arrival
     made the measure reach it;
   - `rule_evaluate`, when a rule is added or changed (registered with
     achievements.services.rules): every user's progress in one statement, and one set-based
-    grant, dated now, to every user already past the goal.
+    grant, dated now, to every user already past the goal;
+  - `rules_apply_to_user`, when a user's time zone changed (events.services): that user's
+    progress toward every rule of their types, and a grant, dated now, of what they reach.
 A revoked award (`Progress.rule_revoked`) is never granted again by its rule.
 """
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,51 +129,75 @@ class AcceptedEvent:
     day: date
 
 
-def measures_of(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Measure]:
-    """The stored measures of these (user_id, type) pairs."""
-    wanted = set(pairs)
-    # By user alone: the (user, type) index answers it; adding the types lets the planner
-    # pick the (type, user) index and read every user's measure of those types.
-    return {
-        (m.user_id, m.type): m
-        for m in Measure.objects.filter(user_id__in={u for u, _t in pairs}).order_by()
-        if (m.user_id, m.type) in wanted
-    }
+def _progress_upsert_rows(rows: Sequence[tuple[int, int, int]], now: datetime) -> None:
+    """Upsert progress rows (user_id, achievement_id, steps), skipping users who hold the
+    achievement (their progress sits at the goal): one statement."""
+    table, award = Progress._meta.db_table, Award._meta.db_table
+    if connection.vendor == "postgresql":
+        source = (
+            "SELECT * FROM jsonb_to_recordset(%s::jsonb) "
+            "AS r (user_id bigint, achievement_id bigint, steps integer)"
+        )
+        params = [
+            json.dumps(
+                [
+                    dict(zip(("user_id", "achievement_id", "steps"), row, strict=True))
+                    for row in rows
+                ]
+            )
+        ]
+    else:
+        source = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(rows))
+        params = [value for row in rows for value in row]
+    sql = (
+        f"WITH r (user_id, achievement_id, steps) AS ({source}) "
+        f"INSERT INTO {table} AS p (user_id, achievement_id, steps, updated_at, rule_revoked) "
+        "SELECT r.user_id, r.achievement_id, r.steps, %s, %s FROM r "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {award} w WHERE w.user_id = r.user_id "
+        "AND w.achievement_id = r.achievement_id) "
+        "ON CONFLICT (user_id, achievement_id) DO UPDATE SET steps = excluded.steps, "
+        "updated_at = excluded.updated_at WHERE p.steps <> excluded.steps"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _datetime(now), False])
 
 
 def rules_apply_to_batch(
     *,
     rules: Sequence[Rule],
     accepted: Sequence[AcceptedEvent],
-    before: dict[tuple[int, str], Measure],
+    before: dict[tuple[int, str], dict],
+    after: dict[tuple[int, str], dict],
     by: AbstractBaseUser | None,
 ) -> dict[int, list[str]]:
     """Bring the batch users' progress to their new measures and grant what crossed a goal;
-    returns the codes unlocked, by the request index of the event that unlocked them."""
+    returns the codes unlocked, by the request index of the event that unlocked them.
+
+    `before` and `after` are the measures' figures of the batch's (user, type) pairs around
+    the batch. Progress equals the measure capped at the goal for everyone who does not hold
+    the award (every path keeps it so), so only the rows whose capped measure moved are
+    written: one statement, none when nothing moved (a user past every goal)."""
     if not rules or not accepted:
         return {}
     now = timezone.now()
     pairs = sorted({(e.user_id, e.type) for e in accepted})
-    users = sorted({u for u, _t in pairs})
-    rules_cte, params = _values_cte(
-        "rules", ("achievement_id", "type", "measure", "goal"), _rules_rows(rules)
-    )
-    where = f"m.user_id IN ({', '.join(['%s'] * len(users))})"
-    _progress_upsert(_progress_source_sql(rules_cte, where), [*params, *users], now)
-
-    after = measures_of(pairs)
-    crossed = []
+    moved, crossed = [], []
     for rule in rules:
         field = MEASURE_COLUMNS[rule.measure]
         for user_id, type_ in pairs:
             if type_ != rule.event or (user_id, type_) not in after:
                 continue
-            old = getattr(before[(user_id, type_)], field) if (user_id, type_) in before else 0
-            if old < rule.goal <= getattr(after[(user_id, type_)], field):
+            old = before[(user_id, type_)][field] if (user_id, type_) in before else 0
+            new = after[(user_id, type_)][field]
+            if min(old, rule.goal) != min(new, rule.goal):
+                moved.append((user_id, rule.achievement_id, min(new, rule.goal)))
+            if old < rule.goal <= new:
                 crossed.append((rule, user_id))
+    if moved:
+        _progress_upsert_rows(moved, now)
     if not crossed:
         return {}
-    # By user alone, for the same reason as in measures_of (the per-user indexes).
+    # By user alone: the per-user indexes answer it whatever the planner's estimates.
     crossing_users = {u for _r, u in crossed}
     held = set(
         Award.objects.filter(user_id__in=crossing_users)
@@ -181,13 +209,35 @@ def rules_apply_to_batch(
         .order_by()
         .values_list("user_id", "achievement_id")
     )
+    crossing = sorted(
+        (
+            (rule, user_id)
+            for rule, user_id in crossed
+            if (user_id, rule.achievement_id) not in held | revoked
+        ),
+        key=lambda c: (c[1], c[0].achievement_id),
+    )
+    # The per-day rows of the days and streak crossings, in one read.
+    day_pairs = {(u, r.event) for r, u in crossing if r.measure in ("days", "streak")}
+    stored_days: dict[tuple[int, str], list[tuple[date, int]]] = {}
+    if day_pairs:
+        for user_id, type_, day, count in (
+            EventDay.objects.filter(user_id__in={u for u, _t in day_pairs})
+            .order_by()
+            .values_list("user_id", "type", "day", "event_count")
+        ):
+            if (user_id, type_) in day_pairs:
+                stored_days.setdefault((user_id, type_), []).append((day, count))
     unlocked: dict[int, list[str]] = {}
     dated: dict[int, dict[int, datetime]] = {}
-    for rule, user_id in sorted(crossed, key=lambda c: (c[1], c[0].achievement_id)):
-        if (user_id, rule.achievement_id) in held | revoked:
-            continue
+    for rule, user_id in crossing:
         events = [e for e in accepted if e.user_id == user_id and e.type == rule.event]
-        event = _crossing_event(rule, before.get((user_id, rule.event)), events)
+        event = _crossing_event(
+            rule,
+            before.get((user_id, rule.event)),
+            events,
+            stored_days.get((user_id, rule.event), []),
+        )
         dated.setdefault(rule.achievement_id, {})[user_id] = event.occurred_at
         unlocked.setdefault(event.index, []).append(rule.code)
     # One set-based grant per achievement, each user dated at their own crossing event.
@@ -197,11 +247,15 @@ def rules_apply_to_batch(
 
 
 def _crossing_event(
-    rule: Rule, before: Measure | None, events: list[AcceptedEvent]
+    rule: Rule,
+    before: dict | None,
+    events: list[AcceptedEvent],
+    stored_days: list[tuple[date, int]],
 ) -> AcceptedEvent:
-    """The event (in arrival order) whose arrival made the rule's measure reach the goal."""
+    """The event (in arrival order) whose arrival made the rule's measure reach the goal;
+    `stored_days` are the (day, count) per-day rows after the batch."""
     if rule.measure in ("count", "sum"):
-        total = getattr(before, MEASURE_COLUMNS[rule.measure]) if before else 0
+        total = before[MEASURE_COLUMNS[rule.measure]] if before else 0
         for event in events:
             total += 1 if rule.measure == "count" else event.value
             if total >= rule.goal:
@@ -211,11 +265,8 @@ def _crossing_event(
     batch_days: dict[date, int] = {}
     for event in events:
         batch_days[event.day] = batch_days.get(event.day, 0) + 1
-    stored = EventDay.objects.filter(user_id=events[0].user_id, type=rule.event).values_list(
-        "day", "event_count"
-    )
-    days = {day for day, count in stored if count - batch_days.get(day, 0) > 0}
-    longest = before.longest_streak if before else 0
+    days = {day for day, count in stored_days if count - batch_days.get(day, 0) > 0}
+    longest = before["longest_streak"] if before else 0
     for event in events:
         if event.day not in days:
             days.add(event.day)
@@ -229,6 +280,41 @@ def _crossing_event(
         if reached >= rule.goal:
             return event
     return events[-1]
+
+
+def rules_apply_to_user(*, rules: Sequence[Rule], user_id: int) -> list[str]:
+    """Bring one user's progress toward `rules` to their measures as they stand, and grant,
+    dated now, every rule's achievement whose goal the measure reached and that the user
+    neither holds nor had revoked (after their time zone moved their days). Nothing is
+    revoked: a measure that fell below a goal leaves an award held. Returns the codes
+    granted. The caller holds the rules' achievement rows and the user's row."""
+    if not rules:
+        return []
+    now = timezone.now()
+    rules_cte, params = _values_cte(
+        "rules", ("achievement_id", "type", "measure", "goal"), _rules_rows(rules)
+    )
+    _progress_upsert(_progress_source_sql(rules_cte, "m.user_id = %s"), [*params, user_id], now)
+    measures = {m.type: m for m in Measure.objects.filter(user_id=user_id)}
+    excluded = set(
+        Award.objects.filter(user_id=user_id).values_list("achievement_id", flat=True)
+    ) | set(
+        Progress.objects.filter(user_id=user_id, rule_revoked=True).values_list(
+            "achievement_id", flat=True
+        )
+    )
+    reached = [
+        rule.achievement_id
+        for rule in rules
+        if rule.achievement_id not in excluded
+        and rule.event in measures
+        and getattr(measures[rule.event], MEASURE_COLUMNS[rule.measure]) >= rule.goal
+    ]
+    granted = []
+    for achievement in Achievement.objects.filter(pk__in=reached).order_by("pk"):
+        if award_grant_set(achievement=achievement, user_ids=[user_id], awarded_at=now):
+            granted.append(achievement.code)
+    return granted
 
 
 def rule_evaluate(*, achievement: Achievement, by: AbstractBaseUser | None = None) -> None:

@@ -12,6 +12,9 @@ extended): a batch of events holds
      sorted), so two batches that share ids wait on each other in one order, never in a cycle;
   4. then the per-day, measure and progress rows of those users, which only holders of (2)
      touch; a goal reached grants through `award_grant`, which takes (1) and (2) again.
+A change of a user's time zone takes (0) for the types of that user's measures and (1) for
+their rules before `user_update` holds the user's row (2), then rewrites that user's rows (4);
+see `user_time_zone_change`.
 """
 
 import logging
@@ -19,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -26,19 +30,27 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.consistency import Mismatch
-from core.db import event_types_lock, statement_timeout_lift
+from core.db import event_types_lock, event_types_try_lock_shared, statement_timeout_lift
+from core.errors import DomainConflict
 from events.models import EVENT_ID_MAX_LENGTH, EVENT_TYPE_REGEX, MAX_VALUE
 from events.queries import (
     event_days_add,
     event_days_rebuild,
+    event_types_of_user,
     events_insert,
     measures_expected,
+    measures_figures,
     measures_rebuild_all,
     measures_refresh,
     measures_stored,
     users_lock_by_name,
 )
-from events.rules import AcceptedEvent, measures_of, rules_apply_to_batch, rules_lock_for_types
+from events.rules import (
+    AcceptedEvent,
+    rules_apply_to_batch,
+    rules_apply_to_user,
+    rules_lock_for_types,
+)
 from users.models import USERNAME_MAX_LENGTH, USERNAME_REGEX, User
 
 logger = logging.getLogger(__name__)
@@ -73,12 +85,13 @@ class _Clean:
     value: int
     occurred_at: datetime
     user_id: int | None = None
+    day: date | None = None
 
 
-def event_day(occurred_at: datetime, zone: tzinfo | None = None) -> date:
-    """The calendar day an event counts on: its moment in `zone`, the service's TIME_ZONE by
-    default. The one place days are taken, so a per-user zone only has to be passed in."""
-    return occurred_at.astimezone(zone or timezone.get_default_timezone()).date()
+def event_day(occurred_at: datetime, zone: tzinfo | str) -> date:
+    """The calendar day an event counts on: its moment in `zone`, its user's time zone (a
+    tzinfo or an IANA name). Rebuilds take the same day in SQL (events.queries)."""
+    return occurred_at.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone).date()
 
 
 def _text(raw: dict, name: str, errors: dict, *, max_length: int) -> str | None:
@@ -191,11 +204,11 @@ def events_record(
     types = sorted({event.type for event in clean})
     event_types_lock(types, shared=True)
     rules = rules_lock_for_types(types)
-    user_ids = users_lock_by_name(event.username.lower() for event in clean)
+    users = users_lock_by_name(event.username.lower() for event in clean)
     first_of_id: dict[str, _Clean] = {}
     for event in clean:
-        event.user_id = user_ids.get(event.username.lower())
-        if event.user_id is None:
+        user = users.get(event.username.lower())
+        if user is None:
             results[event.index].status = "rejected"
             results[event.index].errors = {"user": [f"Unknown user {event.username!r}."]}
         elif event.event_id in first_of_id:
@@ -203,6 +216,9 @@ def events_record(
             results[event.index].status = "duplicate"
         else:
             first_of_id[event.event_id] = event
+            event.user_id = user[0]
+            # The day in the user's zone, as held under their row lock (a zone change waits).
+            event.day = event_day(event.occurred_at, user[1])
 
     sent_by_id = by.pk if by is not None and by.pk is not None else None
     inserted = events_insert(
@@ -226,14 +242,15 @@ def events_record(
             type=e.type,
             value=e.value,
             occurred_at=e.occurred_at,
-            day=event_day(e.occurred_at),
+            day=e.day,
         )
         for e in accepted
         if e.type in {rule.event for rule in rules}
     ]
-    before = measures_of(sorted({(e.user_id, e.type) for e in ruled})) if ruled else {}
-    _measures_add(accepted)
-    unlocked = rules_apply_to_batch(rules=rules, accepted=ruled, before=before, by=by)
+    ruled_pairs = sorted({(e.user_id, e.type) for e in ruled})
+    before = measures_figures(ruled_pairs)
+    after = _measures_add(accepted, returning=bool(ruled))
+    unlocked = rules_apply_to_batch(rules=rules, accepted=ruled, before=before, after=after, by=by)
     for index, codes in unlocked.items():
         results[index].unlocked = codes
     counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
@@ -249,12 +266,13 @@ def events_record(
     return results
 
 
-def _measures_add(accepted: list[_Clean]) -> None:
+def _measures_add(accepted: list[_Clean], *, returning: bool) -> dict[tuple[int, str], dict]:
     """Fold newly stored events into the per-day rows, then recompute the measures of the
-    (user, type) pairs they touch from those rows (set-based: two statements per batch)."""
+    (user, type) pairs they touch from those rows (set-based: two statements per batch);
+    with `returning`, answer the new figures rules read, by pair."""
     days: dict[tuple[int, str, date], list] = {}
     for event in accepted:
-        key = (event.user_id, event.type, event_day(event.occurred_at))
+        key = (event.user_id, event.type, event.day)
         row = days.get(key)
         if row is None:
             days[key] = [1, event.value, event.occurred_at]
@@ -263,7 +281,53 @@ def _measures_add(accepted: list[_Clean]) -> None:
             row[1] += event.value
             row[2] = max(row[2], event.occurred_at)
     event_days_add([(*key, *row) for key, row in sorted(days.items())])
-    measures_refresh(sorted({(user_id, type_) for user_id, type_, _day in days}))
+    return measures_refresh(
+        sorted({(user_id, type_) for user_id, type_, _day in days}), returning=returning
+    )
+
+
+class TimeZoneChangeConflict(DomainConflict):
+    """A rule of one of the user's event types is being changed right now."""
+
+
+def user_time_zone_change_locks(user: User) -> None:
+    """Before `user_update` holds the user's row for a new zone: the locks that come first in
+    the lock order, for what the change will recompute. The user's event types, shared (a
+    rule change of those types waits, and is waited for), then their rules' achievement rows,
+    shared. Registered in users.services.TIME_ZONE_CHANGE_LOCKS."""
+    types = event_types_of_user(user.pk)
+    event_types_lock(types, shared=True)
+    rules_lock_for_types(types)
+
+
+@transaction.atomic
+def user_time_zone_change(user: User) -> None:
+    """Move the user's events to the days of their new zone: per-day rows, measures, progress
+    toward every rule of their event types, and a grant (dated now) of what a measure now
+    reaches. An award already held stays, even if its measure now falls short of the goal.
+
+    Registered in users.services.TIME_ZONE_CHANGE_HOOKS: `user_update` calls it in its
+    transaction, with the user's row held and the locks of `user_time_zone_change_locks`
+    taken before it."""
+    types = event_types_of_user(user.pk)
+    # A batch that brought the user a new event type may have committed between the locks
+    # above and the user's row: its type lock cannot be waited for now (it comes first in the
+    # lock order), so it is only tried, and a rule change of that type in flight is a conflict.
+    if not event_types_try_lock_shared(types):
+        raise TimeZoneChangeConflict(
+            "A rule of this user's events is being changed; try the time zone again."
+        )
+    rules = rules_lock_for_types(types)
+    event_days_rebuild(user.pk)
+    measures_refresh([(user.pk, type_) for type_ in types])
+    granted = rules_apply_to_user(rules=rules, user_id=user.pk)
+    logger.info(
+        "events of %s moved to zone %s: %s type(s), granted %s",
+        user.username,
+        user.time_zone,
+        len(types),
+        ", ".join(granted) or "nothing",
+    )
 
 
 def _mismatches(stored: dict, expected: dict, names: dict[int, str]) -> list[Mismatch]:

@@ -4,6 +4,9 @@ A user's stored streak is counted in their time zone, but the streak is computed
 achievements app, which sits above this one and cannot be imported here. So apps above register
 a function in `TIME_ZONE_CHANGE_HOOKS` (achievements does in its AppConfig.ready); `user_update`
 calls each one inside its transaction, with the user's row held, after saving the new zone.
+A hook that takes locks which come before user rows in the project's lock order (the events
+app's event-type and rule locks) takes them from `TIME_ZONE_CHANGE_LOCKS`, which `user_update`
+calls before it holds the user's row, whenever a time zone is given.
 """
 
 import logging
@@ -23,6 +26,8 @@ USERNAME_TAKEN = "A user with that username already exists."
 
 # Called as hook(user) after a user's time zone changed, in the same transaction.
 TIME_ZONE_CHANGE_HOOKS: list[Callable[[User], None]] = []
+# Called as lock(user) before the user's row is held, when an update gives a time zone.
+TIME_ZONE_CHANGE_LOCKS: list[Callable[[User], None]] = []
 
 
 @transaction.atomic
@@ -58,7 +63,10 @@ def user_create(
 def user_update(*, user: User, language: str | None = None, time_zone: str | None = None) -> User:
     """Change a user's language and/or time zone; raise ValidationError naming a wrong field.
     A new time zone recomputes the user's figures (streak days) in the same transaction."""
-    # Hold the row first: a concurrent delete then waits for this change, or has already won
+    if time_zone is not None:
+        for lock in TIME_ZONE_CHANGE_LOCKS:
+            lock(user)
+    # Then hold the row: a concurrent delete then waits for this change, or has already won
     # and this raises User.DoesNotExist instead of updating nothing.
     stored = User.objects.select_for_update().get(pk=user.pk)
     if language is not None:

@@ -20,7 +20,12 @@ Events (events.services) put one lock before all these: per event type, shared b
 of events, exclusive by a change of the rules of that type (core.db.event_types_lock). A batch
 then takes the achievement rows of its types' rules shared (1), its users' rows (2), the
 unique index entries of its event ids in ascending order, and the per-day, measure and
-progress rows of those users.
+progress rows of those users. A change of a user's time zone (users.services.user_update)
+takes the same first locks, before the user's row: the types of that user's measures,
+shared (0), their rules' achievement rows, shared (1), then the user's row (2), then the
+user's per-day, measure and progress rows; a rule it grants goes through award_grant_set
+under those locks. Only a type it finds after holding the user's row (a batch committed in
+between) is tried without waiting, and a failure is a conflict, never an out-of-order wait.
 A grant or revocation therefore serializes with other writes to the same user, and a points
 or goal change waits for grants and progress of that achievement in flight (and they for it).
 Every award has a progress row at the goal: a grant sets it there, a revocation removes it

@@ -5,7 +5,7 @@ sent, it answers each measure by the contract's definition, the slow and obvious
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
@@ -31,14 +31,23 @@ def longest_run(days: set) -> int:
     return best
 
 
-def measures(events: Iterable[EventRow], zone: tzinfo) -> dict[tuple[str, str], dict]:
-    """(username, type) -> {"count", "sum", "days", "longest_streak", "last_occurred_at"}."""
+Zones = tzinfo | Mapping[str, tzinfo]
+
+
+def zone_of(zones: Zones, username: str) -> tzinfo:
+    """The zone a user's days are taken in: one for everyone, or each user's own."""
+    return zones[username] if isinstance(zones, Mapping) else zones
+
+
+def measures(events: Iterable[EventRow], zone: Zones) -> dict[tuple[str, str], dict]:
+    """(username, type) -> {"count", "sum", "days", "longest_streak", "last_occurred_at"},
+    days taken in `zone` (one zone, or a mapping of username to that user's zone)."""
     grouped = defaultdict(list)
     for event in events:
         grouped[(event.username, event.type)].append(event)
     answer = {}
     for key, rows in grouped.items():
-        days = {row.occurred_at.astimezone(zone).date() for row in rows}
+        days = {row.occurred_at.astimezone(zone_of(zone, key[0])).date() for row in rows}
         answer[key] = {
             "count": len(rows),
             "sum": sum(row.value for row in rows),
@@ -53,7 +62,7 @@ MEASURE_KEYS = {"count": "count", "sum": "sum", "days": "days", "streak": "longe
 
 
 def rule_outcomes(
-    arrivals: list[EventRow], rules: dict[str, tuple[str, str, int]], zone: tzinfo
+    arrivals: list[EventRow], rules: dict[str, tuple[str, str, int]], zone: Zones
 ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], datetime]]:
     """Replay accepted events in arrival order against `rules` (code -> (event type, measure,
     goal)): each user's steps (the measure capped at the goal), and for each (username, code)

@@ -25,6 +25,8 @@ from tests.events.oracle import EventRow, measures
 from tests.events.test_services import stored_measures
 from tests.factories import UserFactory
 from tests.helpers import token_client
+from users.models import User
+from users.services import user_update
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -168,4 +170,111 @@ def test_racing_batches_with_retries_count_each_event_once(seed, integration_tok
             else:
                 # Progress follows the measure of the rule as it stands, capped at the goal.
                 assert value < goal
+                assert steps.get((username, code), 0) == value
+
+
+ZONES = ["UTC", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "Pacific/Kiritimati"]
+
+
+def test_zone_changes_racing_batches_leave_every_day_in_the_final_zone(integration_token):
+    rng = random.Random(9)
+    users = [UserFactory(time_zone=rng.choice(ZONES)) for _ in range(8)]
+    usernames = [u.username for u in users]
+    now = timezone.now()
+    events = [
+        {
+            "id": f"zone-{n}",
+            "user": rng.choice(usernames),
+            "type": rng.choice(["login", "lesson.done", "xp"]),
+            "value": rng.randint(0, 1000),
+            # Many near a UTC midnight, where zones disagree about the day.
+            "occurred_at": (
+                (now - timedelta(days=rng.randint(1, 30))).replace(hour=0, minute=0)
+                + timedelta(minutes=rng.randint(-400, 400))
+            ).isoformat(),
+        }
+        for n in range(1600)
+    ]
+    plans = []
+    for _ in range(THREADS - 1):
+        mine = rng.sample(events, len(events) // 2)
+        plans.append([mine[start : start + 100] for start in range(0, len(mine), 100)])
+    for code, (type_, measure, goal) in RULES.items():
+        achievement_create(
+            code=code,
+            points=5,
+            goal=goal,
+            names={"en": code},
+            descriptions={"en": code},
+            rule={"event": type_, "measure": measure},
+        )
+    changes = [(rng.choice(users).pk, rng.choice(ZONES)) for _ in range(24)]
+    barrier = threading.Barrier(THREADS)
+    failures: list[object] = []
+
+    def work(index: int) -> None:
+        try:
+            client = token_client(integration_token)
+            connection.ensure_connection()
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            for batch in plans[index]:
+                response = client.post("/api/v1/events/", {"events": batch}, format="json")
+                if response.status_code != 200:
+                    failures.append((response.status_code, response.content[:200]))
+                    return
+        except BaseException as exc:  # reported to the test thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    def rezone() -> None:
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=JOIN_TIMEOUT)
+            for user_id, zone in changes:
+                user_update(user=User.objects.get(pk=user_id), time_zone=zone)
+                time.sleep(0.05)
+        except BaseException as exc:  # reported to the test thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS - 1)]
+    threads.append(threading.Thread(target=rezone))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT)
+    assert not [t for t in threads if t.is_alive()], "a thread hung: lock wait or deadlock"
+    assert failures == []
+
+    sent = {e["id"]: e for batches in plans for batch in batches for e in batch}
+    zones = {
+        u.username: ZoneInfo(u.time_zone) for u in User.objects.filter(pk__in=[u.pk for u in users])
+    }
+    oracle = measures(
+        [
+            EventRow(e["user"], e["type"], e["value"], datetime.fromisoformat(e["occurred_at"]))
+            for e in sent.values()
+        ],
+        zones,
+    )
+    assert stored_measures() == oracle
+    assert measures_check() == []
+    assert figures_mismatches() == []
+    keys = {"count": "count", "sum": "sum", "days": "days", "streak": "longest_streak"}
+    held = set(Award.objects.values_list("user__username", "achievement__code"))
+    steps = {
+        (p.user.username, p.achievement.code): p.steps
+        for p in Progress.objects.select_related("user", "achievement")
+    }
+    for username in usernames:
+        for code, (type_, measure, goal) in RULES.items():
+            value = oracle.get((username, type_), {}).get(keys[measure], 0)
+            if (username, code) in held:
+                # Held at the goal, even where a zone change took the measure below it.
+                assert steps[(username, code)] == goal
+            else:
+                # Never missed: whatever reaches the goal in the final zone is granted.
+                assert value < goal, (username, code)
                 assert steps.get((username, code), 0) == value

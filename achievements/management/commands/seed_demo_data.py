@@ -20,6 +20,8 @@ ROW_LOGGERS = (
     "achievements.services.catalog",
     "achievements.services.figures",
     "achievements.services.progress",
+    "events.services",
+    "events.rules",
 )
 
 DEMO_OPERATOR = ("admin", "admin")
