@@ -4,6 +4,8 @@ A user's stored streak is counted in their time zone, but the streak is computed
 achievements app, which sits above this one and cannot be imported here. So apps above register
 a function in `TIME_ZONE_CHANGE_HOOKS` (achievements does in its AppConfig.ready); `user_update`
 calls each one inside its transaction, with the user's row held, after saving the new zone.
+Likewise `USER_DELETE_HOOKS`, called by `user_delete` with the row held, before the user and
+their awards go (achievements keeps its holder counts exact there).
 """
 
 import logging
@@ -23,6 +25,8 @@ USERNAME_TAKEN = "A user with that username already exists."
 
 # Called as hook(user) after a user's time zone changed, in the same transaction.
 TIME_ZONE_CHANGE_HOOKS: list[Callable[[User], None]] = []
+# Called as hook(user) when a user is about to be deleted, in the same transaction.
+USER_DELETE_HOOKS: list[Callable[[User], None]] = []
 
 
 @transaction.atomic
@@ -82,6 +86,8 @@ def user_delete(*, user: User) -> None:
     # achievements.services): deleting awards first deadlocks with a revocation, and a grant
     # committed meanwhile would fail the delete on its foreign key.
     User.objects.select_for_update().get(pk=user.pk)
+    for hook in USER_DELETE_HOOKS:
+        hook(user)
     user.delete()
     logger.info("user deleted: %s", username)
 
