@@ -359,8 +359,16 @@ class HolderCount(models.Model):
     `--check` compares the sums with the awards.
     """
 
+    # No database constraint: a new counter row then takes no key lock on the achievement, so
+    # a user's deletion (which holds no achievement row) never waits for a points change that
+    # waits for that user. Deleted with their achievement by the ORM's cascade, which only
+    # happens once nobody holds it.
     achievement = models.ForeignKey(
-        Achievement, on_delete=models.CASCADE, related_name="+", verbose_name=_("achievement")
+        Achievement,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("achievement"),
     )
     holders = models.BigIntegerField(default=0)
 

@@ -1,5 +1,13 @@
 """Every grant and revocation goes through these functions.
 
+One grant or many, every grant goes through one core: `_awards_insert` (or, for a single grant,
+`_award_lock_and_insert`, which folds the user's lock into the insert) and `_grants_complete`
+for its effects, then `_activity_record`. So a grant writes the same rows whichever path made
+it. On PostgreSQL a new single grant is six statements between BEGIN and COMMIT: the
+achievement's shared lock (reading points and goal), the user's lock with the insert, progress
+with the holder count and figures, the period figures, and the feed lock with the activity
+entry; a repeat stops after the insert.
+
 The API, the admin, the management commands and the demo seeding all call them, so the rules
 and the stored figures cannot drift between write paths: each user's count, points and longest
 streak, and the per-period figures (PeriodFigure: one row per user and day, week, month and
@@ -23,6 +31,10 @@ unique index entries of its event ids in ascending order, and the per-day, measu
 progress rows of those users.
 A grant or revocation therefore serializes with other writes to the same user, and a points
 or goal change waits for grants and progress of that achievement in flight (and they for it).
+Holder counts (HolderCount) stand outside this order because no one ever waits for them: a
+grant or revocation adds to whichever of the achievement's counter rows no other transaction
+holds (FOR UPDATE SKIP LOCKED), or inserts a new one, so they can be written after the feed
+lock too (a transaction granting several achievements) without a deadlock.
 Every award has a progress row at the goal: a grant sets it there, a revocation removes it
 (steps back to 0). Period rows belong to their user: they are written only while that user's
 row is held, so they need no lock of their own (a points change holds every holder's row
