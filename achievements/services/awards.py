@@ -76,6 +76,9 @@ EARLIEST_AWARD = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The advisory lock key of the feed lock (any constant no other lock uses).
 FEED_LOCK_KEY = 7_202_415_001
+# The function taking it (bench/writes_benchmark.py swaps in the shared variant, which
+# serializes nothing, to measure what the lock costs).
+FEED_LOCK_FUNCTION = "pg_advisory_xact_lock"
 
 
 def achievement_lock_shared(achievement: Achievement) -> None:
@@ -155,7 +158,7 @@ def _activity_record(
             INSERT INTO {Activity._meta.db_table}
                 (type, "user", achievement, points, at, by, reason)
             SELECT %s, e.username, %s, %s, e.at, %s, %s
-            FROM (SELECT pg_advisory_xact_lock(%s)) AS feed,
+            FROM (SELECT {FEED_LOCK_FUNCTION}(%s)) AS feed,
                  unnest(%s::text[], %s::timestamptz[]) AS e(username, at)
             """,
             [
