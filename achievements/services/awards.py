@@ -3,7 +3,7 @@
 One grant or many, every grant goes through one core: `_awards_insert` (or, for a single grant,
 `_award_lock_and_insert`, which folds the user's lock into the insert) and `_grants_complete`
 for its effects, then `_activity_record`. So a grant writes the same rows whichever path made
-it. On PostgreSQL a new single grant is six statements between BEGIN and COMMIT: the
+it. On PostgreSQL a new single grant is five statements between BEGIN and COMMIT: the
 achievement's shared lock (reading points and goal), the user's lock with the insert, progress
 with the holder count and figures, the period figures, and the feed lock with the activity
 entry; a repeat stops after the insert.
