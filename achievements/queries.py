@@ -236,7 +236,8 @@ def _holders_ctes() -> str:
         ),
         holders_added AS (
             INSERT INTO {table} (achievement_id, holders)
-            SELECT %s, %s WHERE NOT EXISTS (SELECT 1 FROM holders_pick) RETURNING id
+            SELECT %s::bigint, %s::bigint WHERE NOT EXISTS (SELECT 1 FROM holders_pick)
+            RETURNING id
         ),
     """
 

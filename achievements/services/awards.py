@@ -157,7 +157,7 @@ def _activity_record(
             f"""
             INSERT INTO {Activity._meta.db_table}
                 (type, "user", achievement, points, at, by, reason)
-            SELECT %s, e.username, %s, %s, e.at, %s, %s
+            SELECT %s, e.username, %s, %s::integer, e.at, %s, %s
             FROM (SELECT {FEED_LOCK_FUNCTION}(%s)) AS feed,
                  unnest(%s::text[], %s::timestamptz[]) AS e(username, at)
             """,
@@ -231,7 +231,7 @@ def _award_lock_and_insert(
                 ),
                 inserted AS (
                     INSERT INTO {award_table} (user_id, achievement_id, awarded_at, awarded_by_id)
-                    SELECT id, %s, %s, %s FROM locked
+                    SELECT id, %s::bigint, %s::timestamptz, %s::bigint FROM locked
                     ON CONFLICT (user_id, achievement_id) DO NOTHING
                     RETURNING id, awarded_at, awarded_by_id
                 )
