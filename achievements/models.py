@@ -346,3 +346,31 @@ class PeriodFigure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} · {self.kind} {self.start}"
+
+
+class HolderCount(models.Model):
+    """Part of how many users hold an achievement: its holders are the sum of its rows.
+
+    A grant adds 1 and a revocation or a holder's deletion subtracts 1, in the same transaction,
+    to whichever of the achievement's rows no other transaction holds at that moment (a new
+    row when all are held), so concurrent grants of one popular achievement never queue behind
+    one hot counter; one row alone may go below zero, the sum never does. Derived from the
+    awards: `manage.py rebuild_stats` folds them back into one row per achievement and
+    `--check` compares the sums with the awards.
+    """
+
+    # No database constraint: a new counter row then takes no key lock on the achievement, so
+    # a user's deletion (which holds no achievement row) never waits for a points change that
+    # waits for that user. Deleted with their achievement by the ORM's cascade, which only
+    # happens once nobody holds it.
+    achievement = models.ForeignKey(
+        Achievement,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("achievement"),
+    )
+    holders = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.achievement_id}: {self.holders}"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 
-from achievements.models import Achievement, Award, PeriodFigure, Progress
+from achievements.models import Achievement, Award, HolderCount, PeriodFigure, Progress
 from users.models import User
 
 _DIALECTS = {
@@ -73,9 +73,12 @@ def _award_days_sql(user_id: int | Sequence[int] | None) -> tuple[str, list]:
     return sql, ids if user_id is not None else []
 
 
-def _expected_figures_sql(user_id: int | Sequence[int] | None) -> tuple[str, list]:
+def _expected_figures_sql(
+    user_id: int | Sequence[int] | None, before: str = "", before_params: Sequence = ()
+) -> tuple[str, list]:
     """A CTE named `expected`: (id, username, achievements_count, points, longest_streak,
-    streak_start, streak_end) for every user, or for one, computed from the awards alone."""
+    streak_start, streak_end) for every user, or for one, computed from the awards alone;
+    `before` (with `before_params`) puts more CTEs ahead of it in the same WITH."""
     days_sql, days_params = _award_days_sql(user_id)
     award = Award._meta.db_table
     achievement = Achievement._meta.db_table
@@ -85,7 +88,8 @@ def _expected_figures_sql(user_id: int | Sequence[int] | None) -> tuple[str, lis
     only_user = f"WHERE w.user_id IN ({placeholders})" if user_id is not None else ""
     only_user_u = f"WHERE u.id IN ({placeholders})" if user_id is not None else ""
     sql = f"""
-        WITH days AS ({days_sql}),
+        WITH {before}
+        days AS ({days_sql}),
         islands AS (
             SELECT user_id, day, {_dialect()["island_key"]} AS island FROM days
         ),
@@ -116,7 +120,7 @@ def _expected_figures_sql(user_id: int | Sequence[int] | None) -> tuple[str, lis
             {only_user_u}
         )
     """
-    params = list(days_params)
+    params = [*before_params, *days_params]
     if user_id is not None:
         params += [*ids, *ids]
     return sql, params
@@ -130,12 +134,15 @@ def _differs_condition(stored: str) -> str:
     return " OR ".join(f"{stored}.{f} {differs} expected.{f}" for f in _FIGURES)
 
 
-def figures_refresh(user_id: int | Sequence[int] | None = None) -> None:
+def figures_refresh(
+    user_id: int | Sequence[int] | None = None, before: str = "", before_params: Sequence = ()
+) -> None:
     """Rewrite the stored figures that differ from the awards, for one user, some (at most a
-    few thousand ids per call) or all."""
+    few thousand ids per call) or all; `before` adds data-modifying CTEs (PostgreSQL) that
+    run in the same statement."""
     if user_id is not None and not isinstance(user_id, int) and not user_id:
         return
-    sql, params = _expected_figures_sql(user_id)
+    sql, params = _expected_figures_sql(user_id, before, before_params)
     table = User._meta.db_table
     assignments = ", ".join(f"{f} = expected.{f}" for f in _FIGURES)
     sql += f"""
@@ -211,6 +218,149 @@ def progress_fill_from_awards() -> int:
             "WHERE p.user_id = a.user_id AND p.achievement_id = a.achievement_id)"
         )
         return cursor.rowcount
+
+
+# Holder counts -------------------------------------------------------------------------------
+
+_HOLDERS_PICK = {
+    # Any row of the achievement's no other transaction holds: concurrent grants never wait.
+    "postgresql": "SELECT id FROM {table} WHERE achievement_id = %s LIMIT 1 FOR UPDATE SKIP LOCKED",
+    # SQLite runs one write transaction at a time.
+    "sqlite": "SELECT id FROM {table} WHERE achievement_id = %s ORDER BY id LIMIT 1",
+}
+
+
+def _holders_ctes() -> str:
+    """CTEs `holders_pick`, `holders_bumped` and `holders_added` adding a delta (parameters:
+    achievement id, delta, achievement id, delta) to a free counter row, or to a new one."""
+    table = HolderCount._meta.db_table
+    pick = _HOLDERS_PICK["postgresql"].format(table=table)
+    return f"""
+        holders_pick AS ({pick}),
+        holders_bumped AS (
+            UPDATE {table} h SET holders = h.holders + %s FROM holders_pick p
+            WHERE h.id = p.id RETURNING h.id
+        ),
+        holders_added AS (
+            INSERT INTO {table} (achievement_id, holders)
+            SELECT %s::bigint, %s::bigint WHERE NOT EXISTS (SELECT 1 FROM holders_pick)
+            RETURNING id
+        ),
+    """
+
+
+def holders_add(achievement_id: int, delta: int) -> None:
+    """Count `delta` more (or fewer) holders of the achievement, in this transaction."""
+    table = HolderCount._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"WITH {_holders_ctes()} done AS (SELECT 1) SELECT 1",
+                [achievement_id, delta, achievement_id, delta],
+            )
+            return
+        pick = _HOLDERS_PICK[connection.vendor].format(table=table)
+        cursor.execute(
+            f"UPDATE {table} SET holders = holders + %s WHERE id = ({pick})",
+            [delta, achievement_id],
+        )
+        if not cursor.rowcount:
+            cursor.execute(
+                f"INSERT INTO {table} (achievement_id, holders) VALUES (%s, %s)",
+                [achievement_id, delta],
+            )
+
+
+def _progress_complete_sql(rows: int) -> str:
+    """Put `rows` users' progress toward one achievement at its goal (rows made as needed);
+    parameters: (user_id, achievement_id, steps, updated_at) per row."""
+    table = Progress._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, FALSE)"] * rows)
+    # Any grant gives back what a revocation took from the rule (rule_revoked).
+    return f"""
+        INSERT INTO {table} (user_id, achievement_id, steps, updated_at, rule_revoked)
+        VALUES {values}
+        ON CONFLICT (user_id, achievement_id) DO UPDATE SET
+            steps = excluded.steps, updated_at = excluded.updated_at, rule_revoked = FALSE
+    """
+
+
+def grant_effects_apply(achievement_id: int, goal: int, user_ids: Sequence[int], now) -> None:
+    """For awards of one achievement just inserted for `user_ids` (at most a few thousand):
+    their progress at the goal, the achievement's holder count, and their figures. One
+    statement on PostgreSQL; the caller holds the users' rows."""
+    if not user_ids:
+        return
+    at = connection.ops.adapt_datetimefield_value(now)
+    progress_params = [v for uid in user_ids for v in (uid, achievement_id, goal, at)]
+    if connection.vendor == "postgresql":
+        before = f"""
+            {_holders_ctes()}
+            progressed AS ({_progress_complete_sql(len(user_ids))} RETURNING 1),
+        """
+        delta = len(user_ids)
+        figures_refresh(
+            list(user_ids), before, [achievement_id, delta, achievement_id, delta, *progress_params]
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_progress_complete_sql(len(user_ids)), progress_params)
+    holders_add(achievement_id, len(user_ids))
+    figures_refresh(list(user_ids))
+
+
+def holders_by_achievement() -> dict[int, int]:
+    """{achievement id: how many users hold it}, from the counters (achievements nobody
+    holds may be missing)."""
+    rows = HolderCount.objects.order_by().values("achievement_id").annotate(n=models.Sum("holders"))
+    return {row["achievement_id"]: row["n"] for row in rows}
+
+
+def _holders_expected_sql() -> str:
+    return f"""
+        SELECT achievement_id, COUNT(*) AS holders FROM {Award._meta.db_table}
+        GROUP BY achievement_id
+    """
+
+
+@dataclass(frozen=True)
+class HoldersMismatch:
+    """An achievement whose counted holders differ from its awards."""
+
+    code: str
+    stored: int
+    expected: int
+
+
+def holders_mismatches() -> list[HoldersMismatch]:
+    """Every achievement whose counters do not sum to its number of awards."""
+    sql = f"""
+        SELECT a.code, COALESCE(s.holders, 0), COALESCE(e.holders, 0)
+        FROM {Achievement._meta.db_table} a
+        LEFT JOIN (
+            SELECT achievement_id, SUM(holders) AS holders FROM {HolderCount._meta.db_table}
+            GROUP BY achievement_id
+        ) s ON s.achievement_id = a.id
+        LEFT JOIN ({_holders_expected_sql()}) e ON e.achievement_id = a.id
+        WHERE COALESCE(s.holders, 0) <> COALESCE(e.holders, 0)
+        ORDER BY a.code
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [
+            HoldersMismatch(code, int(stored), int(expected)) for code, stored, expected in cursor
+        ]
+
+
+def holders_rebuild_all() -> None:
+    """Replace every counter with one row per held achievement, counted from the awards."""
+    table = HolderCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(
+            f"INSERT INTO {table} (achievement_id, holders) "
+            f"SELECT achievement_id, holders FROM ({_holders_expected_sql()}) e"
+        )
 
 
 # Period figures ------------------------------------------------------------------------------

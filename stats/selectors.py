@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from achievements.models import Achievement, Award, PeriodFigure
+from achievements.queries import holders_by_achievement
 from core.collation import BinaryCollate
 from stats.queries import min_points_gap_row
 from users.models import User
@@ -206,14 +207,9 @@ def user_rank(user: User, by: str = "points") -> int:
 
 def achievement_catalog(order: str = "rarest") -> list[Achievement]:
     """Every entry with its `holders`: rarest first, or most points first, then by code."""
-    # One pass over the awards grouped by achievement, with no join: the catalog is small, the
-    # awards are not, and a paginated queryset would count them a second time.
-    holders = dict(
-        Award.objects.order_by()
-        .values("achievement")
-        .annotate(holders=Count("*"))
-        .values_list("achievement", "holders")
-    )
+    # From the holder counters every grant and revocation keeps in its transaction (a few rows
+    # per achievement), not from the awards: exact at every moment, whatever their number.
+    holders = holders_by_achievement()
     catalog = list(Achievement.objects.all())
     for achievement in catalog:
         achievement.holders = holders.get(achievement.pk, 0)

@@ -7,6 +7,8 @@ calls each one inside its transaction, with the user's row held, after saving th
 A hook that takes locks which come before user rows in the project's lock order (the events
 app's event-type and rule locks) takes them from `TIME_ZONE_CHANGE_LOCKS`, which `user_update`
 calls before it holds the user's row, whenever a time zone is given.
+Likewise `USER_DELETE_HOOKS`, called by `user_delete` with the row held, before the user and
+their awards go (achievements keeps its holder counts exact there).
 """
 
 import logging
@@ -28,6 +30,8 @@ USERNAME_TAKEN = "A user with that username already exists."
 TIME_ZONE_CHANGE_HOOKS: list[Callable[[User], None]] = []
 # Called as lock(user) before the user's row is held, when an update gives a time zone.
 TIME_ZONE_CHANGE_LOCKS: list[Callable[[User], None]] = []
+# Called as hook(user) when a user is about to be deleted, in the same transaction.
+USER_DELETE_HOOKS: list[Callable[[User], None]] = []
 
 
 @transaction.atomic
@@ -90,6 +94,8 @@ def user_delete(*, user: User) -> None:
     # achievements.services): deleting awards first deadlocks with a revocation, and a grant
     # committed meanwhile would fail the delete on its foreign key.
     User.objects.select_for_update().get(pk=user.pk)
+    for hook in USER_DELETE_HOOKS:
+        hook(user)
     user.delete()
     logger.info("user deleted: %s", username)
 

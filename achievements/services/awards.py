@@ -1,5 +1,13 @@
 """Every grant and revocation goes through these functions.
 
+One grant or many, every grant goes through one core: `_awards_insert` (or, for a single grant,
+`_award_lock_and_insert`, which folds the user's lock into the insert) and `_grants_complete`
+for its effects, then `_activity_record`. So a grant writes the same rows whichever path made
+it. On PostgreSQL a new single grant is five statements between BEGIN and COMMIT: the
+achievement's shared lock (reading points and goal), the user's lock with the insert, progress
+with the holder count and figures, the period figures, and the feed lock with the activity
+entry; a repeat stops after the insert.
+
 The API, the admin, the management commands and the demo seeding all call them, so the rules
 and the stored figures cannot drift between write paths: each user's count, points and longest
 streak, and the per-period figures (PeriodFigure: one row per user and day, week, month and
@@ -28,6 +36,10 @@ under those locks. Only a type it finds after holding the user's row (a batch co
 between) is tried without waiting, and a failure is a conflict, never an out-of-order wait.
 A grant or revocation therefore serializes with other writes to the same user, and a points
 or goal change waits for grants and progress of that achievement in flight (and they for it).
+Holder counts (HolderCount) stand outside this order because no one ever waits for them: a
+grant or revocation adds to whichever of the achievement's counter rows no other transaction
+holds (FOR UPDATE SKIP LOCKED), or inserts a new one, so they can be written after the feed
+lock too (a transaction granting several achievements) without a deadlock.
 Every award has a progress row at the goal: a grant sets it there, a revocation removes it
 (steps back to 0). Period rows belong to their user: they are written only while that user's
 row is held, so they need no lock of their own (a points change holds every holder's row
@@ -46,13 +58,19 @@ from datetime import UTC, datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from achievements.models import ACTIVITY_REASON_MAX_LENGTH, Achievement, Activity, Award, Progress
-from achievements.queries import figures_refresh, period_figures_add, period_figures_remove
+from achievements.queries import (
+    figures_refresh,
+    grant_effects_apply,
+    holders_add,
+    period_figures_add,
+    period_figures_remove,
+)
 from achievements.services.rules import rule_progress
-from core.db import advisory_lock_xact, row_lock_shared_values
+from core.db import row_lock_shared_values
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -63,16 +81,19 @@ EARLIEST_AWARD = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The advisory lock key of the feed lock (any constant no other lock uses).
 FEED_LOCK_KEY = 7_202_415_001
+# The function taking it (bench/writes_benchmark.py swaps in the shared variant, which
+# serializes nothing, to measure what the lock costs).
+FEED_LOCK_FUNCTION = "pg_advisory_xact_lock"
 
 
 def achievement_lock_shared(achievement: Achievement) -> None:
     """Hold the achievement row so its points and goal cannot change until this transaction
-    ends, and refresh `achievement.goal` as read under the lock; raise
+    ends, and refresh `achievement.goal` and `.points` as read under the lock; raise
     Achievement.DoesNotExist if it has been deleted meanwhile."""
-    row = row_lock_shared_values(Achievement, achievement.pk, "goal")
+    row = row_lock_shared_values(Achievement, achievement.pk, "goal", "points")
     if row is None:
         raise Achievement.DoesNotExist(f"Achievement {achievement.code!r} no longer exists.")
-    (achievement.goal,) = row
+    achievement.goal, achievement.points = row
 
 
 def award_time_validate(awarded_at: datetime) -> None:
@@ -110,24 +131,52 @@ def _audit(
 def _activity_record(
     kind: str,
     *,
-    user: User,
     achievement: Achievement,
-    at: datetime,
+    entries: list[tuple[str, datetime]],
     by: AbstractBaseUser | None,
     reason: str | None = None,
-) -> Activity:
-    # The feed lock: last in the lock order, held to commit (see the module docstring).
-    advisory_lock_xact(FEED_LOCK_KEY)
-    return Activity.objects.create(
-        type=kind,
-        user=user.username,
-        achievement=achievement.code,
-        # From the row this transaction holds, not the caller's copy, which may be stale.
-        points=Achievement.objects.filter(pk=achievement.pk).values_list("points", flat=True)[0],
-        at=at,
-        by=by.get_username() if by else "",
-        reason=reason or "",
-    )
+) -> None:
+    """One feed entry per (username, moment), at the points read under the achievement's
+    lock. Takes the feed lock: last in the lock order, held to commit (module docstring)."""
+    if not entries:
+        return
+    by_name = by.get_username() if by else ""
+    if connection.vendor != "postgresql":
+        Activity.objects.bulk_create(
+            Activity(
+                type=kind,
+                user=username,
+                achievement=achievement.code,
+                points=achievement.points,
+                at=at,
+                by=by_name,
+                reason=reason or "",
+            )
+            for username, at in entries
+        )
+        return
+    # The lock and the insert in one statement: the lock is taken before any row (and so any
+    # id from the sequence) is produced.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Activity._meta.db_table}
+                (type, "user", achievement, points, at, by, reason)
+            SELECT %s, e.username, %s, %s::integer, e.at, %s, %s
+            FROM (SELECT {FEED_LOCK_FUNCTION}(%s)) AS feed,
+                 unnest(%s::text[], %s::timestamptz[]) AS e(username, at)
+            """,
+            [
+                kind,
+                achievement.code,
+                achievement.points,
+                by_name,
+                reason or "",
+                FEED_LOCK_KEY,
+                [username for username, _at in entries],
+                [at for _username, at in entries],
+            ],
+        )
 
 
 def user_lock(user: User) -> User:
@@ -136,16 +185,117 @@ def user_lock(user: User) -> User:
     return User.objects.select_for_update().get(pk=user.pk)
 
 
-def _progress_complete(*, user: User, achievement: Achievement) -> None:
-    """Put the holder's progress at the goal (the caller holds the user's row)."""
-    now = timezone.now()
-    # Any grant gives back what a revocation took from the rule (rule_revoked).
-    done = Progress.objects.filter(user=user, achievement=achievement).update(
-        steps=achievement.goal, updated_at=now, rule_revoked=False
+def _users_lock(user_ids: list[int]) -> dict[int, str]:
+    """Hold the rows of those of `user_ids` that exist (ascending id, step 2 of the lock
+    order); returns {id: username}."""
+    return dict(
+        User.objects.filter(pk__in=user_ids)
+        .order_by("pk")
+        .select_for_update()
+        .values_list("pk", "username")
     )
-    if not done:
-        Progress.objects.create(
-            user=user, achievement=achievement, steps=achievement.goal, updated_at=now
+
+
+def _awards_insert(
+    achievement: Achievement, dated: Mapping[int, datetime], by: AbstractBaseUser | None
+) -> dict[int, int]:
+    """Insert the awards of `achievement` to the users of `dated` (their rows held by the
+    caller) at their moments, skipping those already held; returns {user id: new award id}."""
+    if not dated:
+        return {}
+    adapt = connection.ops.adapt_datetimefield_value
+    by_id = by.pk if by else None
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(dated))
+    params = [v for uid, at in dated.items() for v in (uid, achievement.pk, adapt(at), by_id)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Award._meta.db_table} (user_id, achievement_id, awarded_at, "
+            f"awarded_by_id) VALUES {values} "
+            "ON CONFLICT (user_id, achievement_id) DO NOTHING RETURNING user_id, id",
+            params,
+        )
+        return dict(cursor.fetchall())
+
+
+def _award_lock_and_insert(
+    *, user: User, achievement: Achievement, awarded_at: datetime, by: AbstractBaseUser | None
+) -> tuple[Award, bool]:
+    """Hold the user's row and give them the award unless they hold it: (award, created).
+    One statement on PostgreSQL; raises User.DoesNotExist if the user has been deleted."""
+    award = Award(user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by)
+    if connection.vendor == "postgresql":
+        award_table = Award._meta.db_table
+        with connection.cursor() as cursor:
+            # The award already held, if any, comes back from the same statement. After
+            # waiting for the user's row, the statement's snapshot may predate the award
+            # that conflicted: then no row comes back and the fallback below reads it.
+            cursor.execute(
+                f"""
+                WITH locked AS (
+                    SELECT id FROM {User._meta.db_table} WHERE id = %s FOR UPDATE
+                ),
+                inserted AS (
+                    INSERT INTO {award_table} (user_id, achievement_id, awarded_at, awarded_by_id)
+                    SELECT id, %s::bigint, %s::timestamptz, %s::bigint FROM locked
+                    ON CONFLICT (user_id, achievement_id) DO NOTHING
+                    RETURNING id, awarded_at, awarded_by_id
+                )
+                SELECT id, awarded_at, awarded_by_id, TRUE FROM inserted
+                UNION ALL
+                SELECT id, awarded_at, awarded_by_id, FALSE FROM {award_table}
+                WHERE user_id = %s AND achievement_id = %s
+                """,
+                [
+                    user.pk,
+                    achievement.pk,
+                    awarded_at,
+                    by.pk if by else None,
+                    user.pk,
+                    achievement.pk,
+                ],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            award.pk, award.awarded_at, award.awarded_by_id, created = row
+            return award, created
+    else:
+        if not _users_lock([user.pk]):
+            raise User.DoesNotExist(f"User {user.username!r} no longer exists.")
+        new = _awards_insert(achievement, {user.pk: awarded_at}, by)
+        if new:
+            award.pk = new[user.pk]
+            return award, True
+    existing = Award.objects.filter(user_id=user.pk, achievement_id=achievement.pk).first()
+    if existing is None:
+        raise User.DoesNotExist(f"User {user.username!r} no longer exists.")
+    existing.user, existing.achievement = user, achievement
+    return existing, False
+
+
+def _grants_complete(
+    *,
+    achievement: Achievement,
+    new: Mapping[int, int],
+    names: Mapping[int, str],
+    dated: Mapping[int, datetime],
+    by: AbstractBaseUser | None,
+) -> None:
+    """Every effect of new awards of one achievement, the same for one grant or many: the
+    holders' progress at the goal, the holder count, their figures, their period figures and
+    the audit log. The feed entries come last (`_activity_record`), once per transaction
+    part, after every row lock."""
+    user_ids = sorted(new)
+    grant_effects_apply(achievement.pk, achievement.goal, user_ids, timezone.now())
+    # Each new award counts in its periods (the users' rows are held: they own the rows).
+    for uid in user_ids:
+        period_figures_add(new[uid])
+    for uid in user_ids:
+        _audit(
+            "award_granted",
+            achievement=achievement,
+            user=User(pk=uid, username=names[uid]),
+            by=by,
+            awarded_at=dated[uid],
         )
 
 
@@ -162,19 +312,23 @@ def award_grant(
     awarded_at = awarded_at or timezone.now()
     award_time_validate(awarded_at)
     achievement_lock_shared(achievement)
-    # Holding the user's row makes check-then-insert safe: identical requests queue here.
-    user_lock(user)
-    existing = Award.objects.filter(user=user, achievement=achievement).first()
-    if existing is not None:
-        return existing, False
-    award = Award.objects.create(
-        user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by
+    # Holding the user's row makes the insert and the figures safe: identical requests queue.
+    award, created = _award_lock_and_insert(
+        user=user, achievement=achievement, awarded_at=awarded_at, by=by
     )
-    _progress_complete(user=user, achievement=achievement)
-    figures_refresh(user.pk)
-    period_figures_add(award.pk)
-    _activity_record(Activity.GRANTED, user=user, achievement=achievement, at=awarded_at, by=by)
-    _audit("award_granted", achievement=achievement, user=user, by=by, awarded_at=awarded_at)
+    if not created:
+        return award, False
+    dated = {user.pk: awarded_at}
+    _grants_complete(
+        achievement=achievement,
+        new={user.pk: award.pk},
+        names={user.pk: user.username},
+        dated=dated,
+        by=by,
+    )
+    _activity_record(
+        Activity.GRANTED, achievement=achievement, entries=[(user.username, awarded_at)], by=by
+    )
     return award, True
 
 
@@ -182,20 +336,19 @@ def award_grant(
 def award_grant_many(
     *, users: Iterable[User], achievement: Achievement, by: AbstractBaseUser | None = None
 ) -> tuple[int, int]:
-    """Give one achievement to many users at once; returns (newly awarded, already held)."""
-    newly = already = 0
-    users = sorted(users, key=lambda u: u.pk)
+    """Give one achievement to many users at once, now; returns (newly awarded, already
+    held)."""
+    users = list(users)
     achievement_lock_shared(achievement)
-    # Every user row first, in ascending id: the first grant takes the feed lock, after which
-    # this transaction must not wait for another row lock.
-    list(User.objects.select_for_update().filter(pk__in=[u.pk for u in users]).order_by("pk"))
-    for user in users:
-        _award, created = award_grant(user=user, achievement=achievement, by=by)
-        if created:
-            newly += 1
-        else:
-            already += 1
-    return newly, already
+    newly = len(
+        award_grant_set(
+            achievement=achievement,
+            awarded_at=timezone.now(),
+            user_ids=[u.pk for u in users],
+            by=by,
+        )
+    )
+    return newly, len(users) - newly
 
 
 # Users per set-based statement: far below SQLite's 32,766 parameters.
@@ -222,81 +375,25 @@ def award_grant_set(
     )
     for moment in set(dated.values()):
         award_time_validate(moment)
+    if not dated:
+        return []
+    # Points and goal as held (the caller holds the row; this re-reads it under the lock).
+    achievement_lock_shared(achievement)
     ordered = sorted(dated)
     granted: list[int] = []
-    recorded: list[tuple[int, str]] = []
+    entries: list[tuple[str, datetime]] = []
     for start in range(0, len(ordered), FIGURES_CHUNK):
         chunk = ordered[start : start + FIGURES_CHUNK]
-        names = dict(
-            User.objects.filter(pk__in=chunk)
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", "username")
-        )
-        held = set(
-            Award.objects.filter(achievement=achievement, user_id__in=chunk).values_list(
-                "user_id", flat=True
-            )
-        )
-        new = [uid for uid in chunk if uid not in held and uid in names]
+        names = _users_lock(chunk)
+        new = _awards_insert(achievement, {uid: dated[uid] for uid in chunk if uid in names}, by)
         if not new:
             continue
-        awards = Award.objects.bulk_create(
-            [
-                Award(user_id=uid, achievement=achievement, awarded_at=dated[uid], awarded_by=by)
-                for uid in new
-            ]
-        )
-        # Each new award counts in its periods (the users' rows are held: they own the rows).
-        for award in awards:
-            period_figures_add(award.pk)
-        now = timezone.now()
-        Progress.objects.filter(achievement=achievement, user_id__in=new).update(
-            steps=achievement.goal, updated_at=now, rule_revoked=False
-        )
-        with_progress = set(
-            Progress.objects.filter(achievement=achievement, user_id__in=new).values_list(
-                "user_id", flat=True
-            )
-        )
-        Progress.objects.bulk_create(
-            [
-                Progress(
-                    user_id=uid, achievement=achievement, steps=achievement.goal, updated_at=now
-                )
-                for uid in new
-                if uid not in with_progress
-            ]
-        )
-        figures_refresh(new)
-        for uid in new:
-            _audit(
-                "award_granted",
-                achievement=achievement,
-                user=User(pk=uid, username=names[uid]),
-                by=by,
-                awarded_at=dated[uid],
-            )
-            recorded.append((uid, names[uid]))
-        granted += new
-    if recorded:
-        # One activity entry per new award, as award_grant writes; the feed lock last of all,
-        # after every chunk's row locks (the lock order above).
-        advisory_lock_xact(FEED_LOCK_KEY)
-        points = Achievement.objects.filter(pk=achievement.pk).values_list("points", flat=True)[0]
-        Activity.objects.bulk_create(
-            [
-                Activity(
-                    type=Activity.GRANTED,
-                    user=username,
-                    achievement=achievement.code,
-                    points=points,
-                    at=dated[uid],
-                    by=by.get_username() if by else "",
-                )
-                for uid, username in recorded
-            ]
-        )
+        _grants_complete(achievement=achievement, new=new, names=names, dated=dated, by=by)
+        granted += sorted(new)
+        entries += [(names[uid], dated[uid]) for uid in sorted(new)]
+    # One activity entry per new award, as award_grant writes; the feed lock last of all,
+    # after every chunk's row locks (the lock order above).
+    _activity_record(Activity.GRANTED, achievement=achievement, entries=entries, by=by)
     return granted
 
 
@@ -337,11 +434,11 @@ def award_revoke(
             },
         )
     figures_refresh(user.pk)
+    holders_add(achievement.pk, -1)
     _activity_record(
         Activity.REVOKED,
-        user=user,
         achievement=achievement,
-        at=timezone.now(),
+        entries=[(user.username, timezone.now())],
         by=by,
         reason=reason,
     )

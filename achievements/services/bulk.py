@@ -2,8 +2,9 @@
 
 Benchmark data runs to a million awards; granting them one by one (a lock, an insert and a
 figures refresh each) would take hours. So this path inserts them set-based (COPY on
-PostgreSQL) and then rebuilds every user's figures and every period's figures set-based,
-holding every user row (the documented lock order) so nothing commits in between. It logs no
+PostgreSQL) and then rebuilds every user's figures, every period's figures and the holder
+counts set-based, holding every user row (the documented lock order) so nothing commits in
+between. It logs no
 per-award audit line, writes no activity entries (so no webhooks fire: the rows are loaded
 history, not changes happening now) and is for loading data, never for serving a request.
 """
@@ -15,7 +16,11 @@ from datetime import datetime
 from django.db import connection, transaction
 
 from achievements.models import Award
-from achievements.queries import period_figures_rebuild_all, progress_fill_from_awards
+from achievements.queries import (
+    holders_rebuild_all,
+    period_figures_rebuild_all,
+    progress_fill_from_awards,
+)
 from achievements.services.figures import figures_rebuild
 from core.db import statement_timeout_lift
 from users.models import User
@@ -68,5 +73,6 @@ def awards_bulk_load(rows: Iterable[tuple[int, int, datetime]]) -> int:
     progress_fill_from_awards()
     figures_rebuild()  # holds every user row until commit
     period_figures_rebuild_all()
+    holders_rebuild_all()
     logger.info("bulk load: %s awards added", added)
     return added

@@ -5,14 +5,19 @@ import logging
 
 from django.db import transaction
 
+from achievements.models import Award
 from achievements.queries import (
     FigureMismatch,
     PeriodMismatch,
     figures_mismatches,
     figures_refresh,
+    holders_add,
+    holders_mismatches,
+    holders_rebuild_all,
     period_figures_mismatches,
     period_figures_rebuild_all,
 )
+from core.consistency import Mismatch
 from core.db import statement_timeout_lift
 from users.models import User
 
@@ -70,3 +75,40 @@ def period_figures_rebuild() -> list[PeriodMismatch]:
         period_figures_rebuild_all()
     logger.info("period figures rebuilt: %s row(s) corrected", len(mismatches))
     return mismatches
+
+
+def user_delete_holders(user: User) -> None:
+    """Count the user out of the holders of everything they hold, before they are deleted.
+
+    Registered in users.services.USER_DELETE_HOOKS: `user_delete` runs it in its transaction
+    with the user's row held."""
+    held = Award.objects.filter(user_id=user.pk).order_by("achievement_id")
+    for achievement_id in held.values_list("achievement_id", flat=True):
+        holders_add(achievement_id, -1)
+
+
+def _holders_as_mismatches(found) -> list[Mismatch]:
+    return [
+        Mismatch(name=m.code, stored={"holders": m.stored}, expected={"holders": m.expected})
+        for m in found
+    ]
+
+
+@transaction.atomic
+def holders_check() -> list[Mismatch]:
+    """Every achievement whose holder counters do not sum to its awards; changes nothing."""
+    statement_timeout_lift()
+    return _holders_as_mismatches(holders_mismatches())
+
+
+@transaction.atomic
+def holders_rebuild() -> list[Mismatch]:
+    """Recount every achievement's holders from the awards (one counter row each); return what
+    was wrong."""
+    statement_timeout_lift()
+    # Every user row held, as in figures_rebuild: no grant changes a counter in between.
+    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
+    mismatches = holders_mismatches()
+    holders_rebuild_all()
+    logger.info("holder counts rebuilt: %s achievement(s) corrected", len(mismatches))
+    return _holders_as_mismatches(mismatches)
