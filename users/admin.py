@@ -3,10 +3,12 @@ one extend `UserAdmin.inlines` and `UserAdmin.actions` (achievements adds the aw
 and the bulk-award action) instead of registering the model again."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import DomainConflict
 from users.models import User, default_time_zone, time_zone_names
 from users.services import user_create, user_delete, user_update
 
@@ -28,6 +30,7 @@ class UserAdmin(admin.ModelAdmin):
     fields = [
         "username",
         "language",
+        "time_zone",
         "created_at",
         "achievements_count_display",
         "points_display",
@@ -72,6 +75,15 @@ class UserAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The username is the key integrations use in URLs: it does not change once created.
         return ["username", *self.readonly_fields] if obj else self.readonly_fields
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A save the current state forbids (e.g. a zone change racing a rule change of the
+        # player's events) is rolled back whole and said on the page, as the API's 409 says it.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainConflict as conflict:
+            self.message_user(request, str(conflict), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -365,3 +365,28 @@ def test_the_bulk_action_sets_an_incremental_achievements_steps_to_its_goal(admi
 
     assert Progress.objects.get(user=ann, achievement=cards).steps == 10
     assert figures(ann) == (1, 5)
+
+
+def test_the_user_page_changes_the_time_zone_and_moves_the_streak_days(admin_client, grant):
+    ann = UserFactory(language="en")
+    first, second = AchievementFactory(), AchievementFactory()
+    # 23:30 and 00:30 UTC: two days in UTC, one day in Kathmandu (UTC+5:45).
+    late = timezone.now().replace(hour=23, minute=30, second=0, microsecond=0) - timedelta(days=2)
+    grant(ann, first, at=late)
+    grant(ann, second, at=late + timedelta(hours=1))
+    ann.refresh_from_db()
+    assert ann.longest_streak == 2
+
+    response = admin_client.post(
+        f"{USERS}{ann.pk}/change/",
+        {
+            "language": "en",
+            "time_zone": "Asia/Kathmandu",
+            **no_inline_rows(),
+            "progress-TOTAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    ann.refresh_from_db()
+    assert (ann.time_zone, ann.longest_streak) == ("Asia/Kathmandu", 1)

@@ -26,8 +26,9 @@ OPERATOR = "oper"
 # Django's own search icon, whose alt text its template does not translate.
 # "Axes" is django-axes's own name for its app (a brand); "True"/"False" are the alt texts
 # Django's admin gives its boolean icons, untranslated by Django itself; "UTC" is a time zone
-# name, data rather than a project string.
-ALLOWED = {OPERATOR, "English", "en", "ru", "Search", "Axes", "True", "False", "UTC"}
+# name, data rather than a project string, as are the names the time zone list offers; "IANA"
+# (the body that names the zones) is written so in Russian too.
+ALLOWED = {OPERATOR, "English", "en", "ru", "Search", "Axes", "True", "False", "UTC", "IANA"}
 VISIBLE_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt"}
 
 
@@ -37,10 +38,13 @@ class VisibleText(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.parts, self._hidden = [], 0
+        self.parts, self._hidden, self._in_zones = [], 0, False
 
     def handle_starttag(self, tag, attrs):
         if tag in {"script", "style", "template"}:
+            self._hidden += 1
+        if tag == "select" and dict(attrs).get("name") == "time_zone":
+            self._in_zones = True
             self._hidden += 1
         if tag == "input" and dict(attrs).get("type") in {"submit", "button"}:
             self.parts.append(dict(attrs).get("value") or "")
@@ -48,6 +52,9 @@ class VisibleText(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag in {"script", "style", "template"}:
+            self._hidden -= 1
+        if tag == "select" and self._in_zones:
+            self._in_zones = False
             self._hidden -= 1
 
     def handle_data(self, data):

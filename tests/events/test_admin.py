@@ -1,8 +1,10 @@
 """The operators' read-only views of events and measures."""
 
 import pytest
+from django.contrib.messages import get_messages
 from django.utils import translation
 
+from events import services
 from events.services import events_record
 from tests.factories import UserFactory
 from users.models import User
@@ -71,3 +73,30 @@ def test_the_measures_table_reads_in_russian(operator_client, history):
         )
 
     assert "показатели событий" in response.content.decode().lower()
+
+
+def test_a_zone_change_racing_a_rule_change_is_refused_on_the_page_and_changes_nothing(
+    operator_client, history, monkeypatch
+):
+    ann = User.objects.get(username="ann")
+    # The race: a rule change of ann's event types holds their lock when her row is held.
+    monkeypatch.setattr(services, "event_types_try_lock_shared", lambda types: False)
+    page = f"/admin/users/user/{ann.pk}/change/"
+    form = {
+        "language": "ru",
+        "time_zone": "Asia/Kathmandu",
+        **{
+            f"{prefix}-{field}": value
+            for prefix in ("awards", "awards-2", "progress")
+            for field, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+        },
+    }
+
+    response = operator_client.post(page, form)
+
+    assert response.status_code == 302
+    assert response["Location"] == page
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said == ["A rule of this user's events is being changed; try the time zone again."]
+    ann.refresh_from_db()
+    assert (ann.language, ann.time_zone) == ("en", "UTC")
