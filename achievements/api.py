@@ -20,7 +20,7 @@ from achievements.selectors import (
     achievement_get,
     achievement_list,
     activity_after,
-    award_list_for_user,
+    award_page_for_user,
     progress_list_for_user,
 )
 from achievements.serializers import (
@@ -34,6 +34,7 @@ from achievements.serializers import (
     ProgressChangeSerializer,
     ProgressInputSerializer,
     ProgressSerializer,
+    award_rows_representation,
 )
 from achievements.services.awards import award_grant, award_revoke
 from achievements.services.catalog import (
@@ -205,8 +206,15 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     serializer_class = AwardSerializer
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(award_list_for_user(self.holder))
-        return self.get_paginated_response(AwardSerializer(page, many=True).data)
+        # The hottest read: plain rows from one statement (count included) instead of model
+        # instances and AwardSerializer; award_rows_representation keeps the JSON identical.
+        page = self.paginator.paginate_counted(
+            request,
+            lambda limit, offset: award_page_for_user(
+                self.holder, language=self.response_language, limit=limit, offset=offset
+            ),
+        )
+        return self.get_paginated_response(award_rows_representation(page))
 
     def create(self, request, *args, **kwargs):
         given = AwardCreateSerializer(data=request.data)
