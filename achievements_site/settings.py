@@ -157,6 +157,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Per-process memory by default; set CACHE_URL=redis://... so throttles hold across workers.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# Seconds a token's account and permissions stay cached (0: looked up on every request). Any
+# change to them drops the entry at once, but only in the cache that saw the change: the
+# default is on only when that cache is shared by every process (not locmem).
+AUTH_TOKEN_CACHE_SECONDS = env.int(
+    "AUTH_TOKEN_CACHE_SECONDS",
+    default=0 if CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache")) else 30,
+)
+
 # Failed authentications (bad API tokens, bad admin passwords) one client may make per window,
 # in DRF's rate syntax; empty turns the limit off.
 AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="20/min") or None
