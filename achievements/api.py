@@ -48,7 +48,7 @@ from core.languages import LANG_PARAMETER, LanguageMixin
 from core.pagination import Pagination
 from users.api import USER_NOT_FOUND, USERNAME_PARAMETER, user_or_404
 from users.models import User
-from users.selectors import user_get
+from users.selectors import user_get, user_get_brief
 
 CODE_PARAMETER = OpenApiParameter(
     "code", str, OpenApiParameter.PATH, pattern=CODE_PATTERN, description="The achievement's code."
@@ -204,6 +204,16 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     # user in the URL is looked up: a write without credentials is a 401 even for a bad name.
     queryset = Award.objects.all()
     serializer_class = AwardSerializer
+
+    def choose_language(self, request) -> str:
+        if self.action != "list":
+            return super().choose_language(request)
+        # The list needs the holder's id and language only: one prepared statement.
+        try:
+            self.holder = user_get_brief(self.kwargs["username"])
+        except User.DoesNotExist:
+            raise exceptions.NotFound(USER_NOT_FOUND) from None
+        return self.holder.language
 
     def list(self, request, *args, **kwargs):
         # The hottest read: plain rows from one statement (count included) instead of model

@@ -17,6 +17,7 @@ from achievements.selectors import award_list_for_user
 from achievements.serializers import AwardSerializer
 from core.pagination import Pagination
 from tests.factories import AchievementFactory, UserFactory
+from users.api import USER_NOT_FOUND
 
 
 def awards_of(username: str) -> str:
@@ -121,3 +122,26 @@ def test_a_page_costs_the_user_lookup_and_one_statement(anonymous, grant, catalo
     assert count_queries(lambda: anonymous.get(awards_of("counted"), {"limit": 5})) == 2
     # Past the end there are no rows to carry the count: one more statement counts them.
     assert count_queries(lambda: anonymous.get(awards_of("counted"), {"offset": 500})) == 3
+
+
+@pytest.mark.parametrize(
+    "asked, found",
+    [
+        ("Case_User", True),
+        ("case_user", True),
+        ("CASE_USER", True),
+        ("case_\u212aser", False),
+        ("case\x00user", False),
+        ("ghost", False),
+    ],
+)
+def test_the_holder_is_found_as_user_get_finds_it(anonymous, asked, found, db):
+    """The list looks the holder up with one raw statement; it follows user_get's rule."""
+    UserFactory(username="Case_User", language="ru")
+    response = anonymous.get(awards_of(asked))
+    if found:
+        assert response.status_code == 200
+        assert response["Content-Language"] == "ru"
+    else:
+        assert response.status_code == 404
+        assert response.json() == {"detail": USER_NOT_FOUND}
