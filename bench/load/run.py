@@ -342,6 +342,9 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--compare", type=Path, help="another checkout, played run by run too")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards")
+    parser.add_argument(
+        "--skip-check", action="store_true", help="no rebuild_stats --check (quick A/B only)"
+    )
     args = parser.parse_args()
     args.scenarios = args.scenarios.split(",")
     unknown = set(args.scenarios) - set(SCENARIOS)
@@ -388,15 +391,17 @@ def main() -> None:
         for checkout in checkouts if index % 2 == 0 else checkouts[::-1]:
             results[checkout].append(one_run(checkout, index, args, env, log_dir))
 
-    print("==> rebuild_stats --check", flush=True)
-    check = subprocess.run(
-        [str(ROOT / ".venv/bin/python"), "manage.py", "rebuild_stats", "--check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    print(check.stdout.strip(), check.stderr.strip(), sep="\n")
+    check = subprocess.CompletedProcess([], 0)
+    if not args.skip_check:
+        print("==> rebuild_stats --check", flush=True)
+        check = subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "manage.py", "rebuild_stats", "--check"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        print(check.stdout.strip(), check.stderr.strip(), sep="\n")
     load = os.getloadavg()[0]
     print(
         f"\nData: {users} users, {awards} awards before the run; {os.cpu_count()} CPUs shared by "
