@@ -155,6 +155,8 @@ def _memberships_changed(sender, instance, action, reverse, pk_set, **kwargs) ->
     # permission.user_set (instance a group or a permission, pk_set the users).
     if action not in {"post_add", "post_remove", "pre_clear"}:
         return
+    if action != "pre_clear" and not pk_set:  # added what was there, removed what was not
+        return
     if isinstance(instance, get_user_model()):
         forget_accounts([instance.pk])
     elif action == "pre_clear":
@@ -169,6 +171,8 @@ def _members_of(instance) -> list[int]:
 
 def _group_permissions_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
     if action not in {"post_add", "post_remove", "pre_clear"}:
+        return
+    if action != "pre_clear" and not pk_set:
         return
     if isinstance(instance, Group):
         groups = [instance.pk]

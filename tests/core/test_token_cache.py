@@ -196,3 +196,12 @@ def test_the_cache_is_off_without_a_shared_cache(settings, writer, db):
     UserFactory(username="p1")
     assert auth_statements(lambda: grant_status(client, "p1", AchievementFactory().code)) != []
     assert auth_statements(lambda: grant_status(client, "p1", AchievementFactory().code)) != []
+
+
+def test_adding_permissions_already_held_keeps_the_token_cached(token_cache, writer, db):
+    """`create_api_token` re-adds an integration account's permissions on every call."""
+    account, token, client = writer
+    UserFactory(username="p1")
+    cached_from_now_on(client, token.key)
+    account.user_permissions.add(Permission.objects.get(codename="add_award"))
+    assert auth_statements(lambda: client.get("/api/v1/users/p1/")) == []
