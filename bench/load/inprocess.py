@@ -20,7 +20,7 @@ sys.path.insert(0, os.getcwd())
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "loadbench_site.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
