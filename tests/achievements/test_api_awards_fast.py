@@ -145,3 +145,15 @@ def test_the_holder_is_found_as_user_get_finds_it(anonymous, asked, found, db):
     else:
         assert response.status_code == 404
         assert response.json() == {"detail": USER_NOT_FOUND}
+
+
+def test_the_browsable_page_of_a_users_awards_shows_them(anonymous, grant, catalog):
+    user = UserFactory(username="browser", language="en")
+    for entry in catalog:
+        grant(user, entry)
+    response = anonymous.get(awards_of("browser"), {"limit": 5}, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "Dragon" not in page and catalog[-1].code in page
+    assert "offset=5" in page  # the paginator's controls
