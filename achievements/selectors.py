@@ -40,6 +40,9 @@ def award_list_for_user(user: User) -> QuerySet[Award]:
     )
 
 
+_MAX_OFFSET = 2**62
+
+
 @cache
 def _award_page_sql(language: str) -> str:
     # The language's own columns, then English (the fallback), chosen once per language. The
@@ -72,6 +75,8 @@ def award_page_for_user(
     if language not in language_codes():
         raise ValueError(f"Unknown language {language!r}.")
     fallback = language != language_codes()[0]
+    # Past any user's awards either way, and within the database's integer range.
+    offset = min(offset, _MAX_OFFSET)
     with connection.cursor() as cursor:
         cursor.execute(_award_page_sql(language), [user.pk, limit, offset])
         rows = cursor.fetchall()
