@@ -20,7 +20,7 @@ from achievements.selectors import (
     achievement_get,
     achievement_list,
     activity_after,
-    award_list_for_user,
+    award_page_for_user,
     progress_list_for_user,
 )
 from achievements.serializers import (
@@ -34,6 +34,7 @@ from achievements.serializers import (
     ProgressChangeSerializer,
     ProgressInputSerializer,
     ProgressSerializer,
+    award_rows_representation,
 )
 from achievements.services.awards import award_grant, award_revoke
 from achievements.services.catalog import (
@@ -47,7 +48,7 @@ from core.languages import LANG_PARAMETER, LanguageMixin
 from core.pagination import Pagination
 from users.api import USER_NOT_FOUND, USERNAME_PARAMETER, user_or_404
 from users.models import User
-from users.selectors import user_get
+from users.selectors import user_get, user_get_brief
 
 CODE_PARAMETER = OpenApiParameter(
     "code", str, OpenApiParameter.PATH, pattern=CODE_PATTERN, description="The achievement's code."
@@ -204,9 +205,26 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     queryset = Award.objects.all()
     serializer_class = AwardSerializer
 
+    def choose_language(self, request) -> str:
+        if self.action != "list":
+            return super().choose_language(request)
+        # The list needs the holder's id and language only: one prepared statement.
+        try:
+            self.holder = user_get_brief(self.kwargs["username"])
+        except User.DoesNotExist:
+            raise exceptions.NotFound(USER_NOT_FOUND) from None
+        return self.holder.language
+
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(award_list_for_user(self.holder))
-        return self.get_paginated_response(AwardSerializer(page, many=True).data)
+        # The hottest read: plain rows from one statement (count included) instead of model
+        # instances and AwardSerializer; award_rows_representation keeps the JSON identical.
+        page = self.paginator.paginate_counted(
+            request,
+            lambda limit, offset: award_page_for_user(
+                self.holder, language=self.response_language, limit=limit, offset=offset
+            ),
+        )
+        return self.get_paginated_response(award_rows_representation(page))
 
     def create(self, request, *args, **kwargs):
         given = AwardCreateSerializer(data=request.data)

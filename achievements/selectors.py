@@ -1,10 +1,14 @@
 """Queries for the catalog and awards, with what the API and pages need already joined."""
 
 from datetime import datetime
+from functools import cache
 
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, QuerySet
+from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import Achievement, Activity, Award, Progress
+from core.languages import language_codes
 from users.models import User
 
 
@@ -34,6 +38,70 @@ def award_list_for_user(user: User) -> QuerySet[Award]:
     return (
         Award.objects.filter(user=user).select_related("achievement").order_by("-awarded_at", "-id")
     )
+
+
+_MAX_OFFSET = 2**62
+
+
+@cache
+def _award_page_sql(language: str) -> str:
+    # The language's own columns, then English (the fallback), chosen once per language. The
+    # window count is taken over every award of the user before LIMIT: one snapshot, so the
+    # count and the rows always agree.
+    award, achievement = Award._meta.db_table, Achievement._meta.db_table
+    columns = [
+        build_localized_fieldname(field, code)
+        for field in ("name", "description")
+        for code in dict.fromkeys([language, language_codes()[0]])
+    ]
+    texts = ", ".join(f"a.{column}" for column in columns)
+    return (
+        f"SELECT a.code, {texts}, a.points, w.awarded_at, COUNT(*) OVER () "
+        f"FROM {award} w JOIN {achievement} a ON a.id = w.achievement_id "
+        "WHERE w.user_id = %s ORDER BY w.awarded_at DESC, w.id DESC LIMIT %s OFFSET %s"
+    )
+
+
+def award_page_for_user(
+    user: User, *, language: str, limit: int, offset: int
+) -> tuple[int, list[tuple]]:
+    """One page of a user's awards, newest first, as `award_list_for_user` orders them, and
+    the exact number of the user's awards.
+
+    Rows are `(code, name, description, points, awarded_at)`, the texts in `language` with
+    English where that translation is empty (modeltranslation's fallback). One statement for
+    a page that has rows; a page past the end costs a second one for the count.
+    """
+    if language not in language_codes():
+        raise ValueError(f"Unknown language {language!r}.")
+    fallback = language != language_codes()[0]
+    # Past any user's awards either way, and within the database's integer range.
+    offset = min(offset, _MAX_OFFSET)
+    with connection.cursor() as cursor:
+        cursor.execute(_award_page_sql(language), [user.pk, limit, offset])
+        rows = cursor.fetchall()
+        if rows:
+            count = rows[0][-1]
+        else:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {Award._meta.db_table} WHERE user_id = %s", [user.pk]
+            )
+            count = cursor.fetchone()[0]
+    if connection.vendor == "sqlite":
+        # SQLite hands back the timestamp as text (the ORM's converters are skipped here).
+        convert = connection.ops.convert_datetimefield_value
+        rows = [(*row[:-2], convert(row[-2], None, connection), row[-1]) for row in rows]
+    if fallback:
+        page = [
+            (code, name or english_name or "", text or english_text or "", points, at)
+            for code, name, english_name, text, english_text, points, at, _count in rows
+        ]
+    else:
+        page = [
+            (code, name or "", text or "", points, at)
+            for code, name, text, points, at, _count in rows
+        ]
+    return count, page
 
 
 def award_list_recent() -> QuerySet[Award]:

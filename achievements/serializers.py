@@ -197,6 +197,26 @@ class AwardSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# The field ModelSerializer makes for Award.awarded_at: same format, same time zone.
+_AWARDED_AT = serializers.DateTimeField(read_only=True)
+
+
+def award_rows_representation(rows) -> list[dict]:
+    """AwardSerializer's output for rows of `award_page_for_user`, built without model
+    instances (the user awards list is the hottest read); equal by test."""
+    represent = _AWARDED_AT.to_representation
+    return [
+        {
+            "achievement": code,
+            "name": name,
+            "description": description,
+            "points": points,
+            "awarded_at": represent(awarded_at),
+        }
+        for code, name, description, points, awarded_at in rows
+    ]
+
+
 @extend_schema_field({"type": "string", "pattern": CODE_PATTERN, "maxLength": CODE_MAX_LENGTH})
 class AchievementCodeField(StrictSlugRelatedField):
     """An achievement named by its code, a JSON string."""

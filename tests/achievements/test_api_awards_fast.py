@@ -1,0 +1,160 @@
+"""The user awards list is built from plain rows (achievements.selectors.award_page_for_user),
+not from AwardSerializer over model instances. These tests hold it to the serializer: the same
+JSON bytes for every language, fallback, page and time zone, the count exact at once after a
+write, and two statements per page."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone, translation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from achievements.models import Achievement
+from achievements.selectors import award_list_for_user
+from achievements.serializers import AwardSerializer
+from core.pagination import Pagination
+from tests.factories import AchievementFactory, UserFactory
+from users.api import USER_NOT_FOUND
+
+
+def awards_of(username: str) -> str:
+    return f"/api/v1/users/{username}/achievements/"
+
+
+def serializer_body(user, path: str, query: dict) -> bytes:
+    """The page as the view built it before: DRF's paginator over award_list_for_user and
+    AwardSerializer over the model instances, rendered by DRF. The oracle for the fast path."""
+    request = Request(APIRequestFactory().get(path, query))
+    paginator = Pagination()
+    with translation.override(user.language):
+        page = paginator.paginate_queryset(award_list_for_user(user), request)
+        data = paginator.get_paginated_response(AwardSerializer(page, many=True).data).data
+    return JSONRenderer().render(data)
+
+
+@pytest.fixture
+def catalog(db):
+    """Entries whose texts exercise the fallback: a full translation, an empty and a missing
+    Russian text (English shown), characters JSON escapes, and a hidden entry."""
+    return [
+        AchievementFactory(code="full", points=5, name_ru="Полный", description_ru="Всё"),
+        AchievementFactory(code="empty-ru", points=7, name_ru="", description_ru=""),
+        AchievementFactory(code="null-ru", points=9, name_ru=None, description_ru=None),
+        AchievementFactory(
+            code="quotes",
+            points=1,
+            name_en='Say "hi"\\ \u2028 <b>',
+            name_ru="Скажи «привет»\u2029",
+            description_en="tab\there\nline",
+            description_ru="",
+        ),
+        AchievementFactory(code="secret", points=3, hidden=True),
+        *[AchievementFactory(code=f"bulk-{i:02d}", points=i + 1) for i in range(7)],
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("time_zone", ["UTC", "Asia/Tokyo"])
+def test_every_page_is_the_serializers_json_byte_for_byte(
+    anonymous, grant, catalog, language, time_zone
+):
+    user = UserFactory(username="Reader_1", language=language)
+    now = timezone.now()
+    for i, entry in enumerate(catalog):
+        # Two awards share a moment: the id breaks the tie, as in award_list_for_user.
+        at = now - timedelta(hours=i // 2 * 5, microseconds=0 if i % 3 else 123456)
+        grant(user, entry, at=at)
+
+    with override_settings(TIME_ZONE=time_zone):
+        pages = [(50, 0), (5, 0), (5, 5), (5, 10), (3, 4), (5, 12), (5, 40), (5, 10**22)]
+        for limit, offset in pages:
+            path = awards_of("reader_1")
+            query = {"limit": limit, "offset": offset} if offset else {"limit": limit}
+            response = anonymous.get(path, query)
+            assert response.status_code == 200
+            assert response["Content-Language"] == language
+            assert response.content == serializer_body(user, path, query), query
+
+
+def test_the_default_page_equals_the_serializers(anonymous, grant, catalog):
+    user = UserFactory(username="plain", language="ru")
+    for entry in catalog:
+        grant(user, entry)
+    response = anonymous.get(awards_of("plain"))
+    assert response.content == serializer_body(user, awards_of("plain"), {})
+
+
+def test_a_user_without_awards_reads_an_empty_page(anonymous, db):
+    user = UserFactory(username="nobody")
+    for query in [{}, {"offset": 10}]:
+        response = anonymous.get(awards_of("nobody"), query)
+        assert response.status_code == 200
+        assert response.json()["count"] == 0
+        assert response.content == serializer_body(user, awards_of("nobody"), query)
+
+
+def test_a_read_after_a_grant_or_revoke_sees_it_at_once(anonymous, api, catalog, db):
+    UserFactory(username="live")
+    for n, entry in enumerate(catalog[:4], start=1):
+        assert api.post(awards_of("live"), {"achievement": entry.code}).status_code == 201
+        body = anonymous.get(awards_of("live"), {"limit": 2}).json()
+        assert body["count"] == n
+        assert body["results"][0]["achievement"] == entry.code
+    assert api.delete(f"{awards_of('live')}{catalog[3].code}/").status_code == 204
+    body = anonymous.get(awards_of("live")).json()
+    assert body["count"] == 3
+    assert catalog[3].code not in {a["achievement"] for a in body["results"]}
+
+
+def test_a_texts_change_shows_on_the_next_read(anonymous, grant, catalog):
+    user = UserFactory(username="texts", language="ru")
+    grant(user, catalog[0])
+    Achievement.objects.filter(code="full").update(name_ru="", name_en="Renamed")
+    assert anonymous.get(awards_of("texts")).json()["results"][0]["name"] == "Renamed"
+
+
+def test_a_page_costs_the_user_lookup_and_one_statement(anonymous, grant, catalog, count_queries):
+    user = UserFactory(username="counted")
+    for entry in catalog:
+        grant(user, entry)
+    assert count_queries(lambda: anonymous.get(awards_of("counted"), {"limit": 5})) == 2
+    # Past the end there are no rows to carry the count: one more statement counts them.
+    assert count_queries(lambda: anonymous.get(awards_of("counted"), {"offset": 500})) == 3
+
+
+@pytest.mark.parametrize(
+    "asked, found",
+    [
+        ("Case_User", True),
+        ("case_user", True),
+        ("CASE_USER", True),
+        ("case_\u212aser", False),
+        ("case\x00user", False),
+        ("ghost", False),
+    ],
+)
+def test_the_holder_is_found_as_user_get_finds_it(anonymous, asked, found, db):
+    """The list looks the holder up with one raw statement; it follows user_get's rule."""
+    UserFactory(username="Case_User", language="ru")
+    response = anonymous.get(awards_of(asked))
+    if found:
+        assert response.status_code == 200
+        assert response["Content-Language"] == "ru"
+    else:
+        assert response.status_code == 404
+        assert response.json() == {"detail": USER_NOT_FOUND}
+
+
+def test_the_browsable_page_of_a_users_awards_shows_them(anonymous, grant, catalog):
+    user = UserFactory(username="browser", language="en")
+    for entry in catalog:
+        grant(user, entry)
+    response = anonymous.get(awards_of("browser"), {"limit": 5}, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert "Dragon" not in page and catalog[-1].code in page
+    assert "offset=5" in page  # the paginator's controls
