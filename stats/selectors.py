@@ -205,21 +205,30 @@ class BoardPlace:
 
 
 def _board_place(board: QuerySet, figure: str, value: int, name: str) -> BoardPlace:
-    """One statement of three COUNTs, each reading only the board's figure index (index-only
-    scans on PostgreSQL): rows above the key's figure, rows tied before it, all rows."""
-    parts, params = [], []
-    for part in (
-        board.filter(**{f"{figure}__gt": value}),
-        _collated(board).filter(**{figure: value, "collated_username__lt": name}),
-        board,
-    ):
-        sql, part_params = part.order_by().values(figure).query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS c)")
-        params += part_params
+    """One statement reading only the board's figure index (index-only scans on PostgreSQL):
+    one pass over the board counts its rows and those above the key's figure, and an index
+    range counts the rows tied with the key before its username."""
+    tie_sql, tie_params = (
+        _collated(board)
+        .filter(**{figure: value, "collated_username__lt": name})
+        .order_by()
+        .values(figure)
+        .query.sql_with_params()
+    )
+    board_sql, board_params = board.order_by().values(figure).query.sql_with_params()
+    column = f"c.{connection.ops.quote_name(figure)}"
+    above = (
+        f"COUNT(*) FILTER (WHERE {column} > %s)"
+        if connection.features.supports_aggregate_filter_clause
+        else f"COALESCE(SUM(CASE WHEN {column} > %s THEN 1 ELSE 0 END), 0)"
+    )
+    sql = (
+        f"SELECT {above}, (SELECT COUNT(*) FROM ({tie_sql}) AS t), COUNT(*) FROM ({board_sql}) AS c"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}", params)
-        above, tied_before, total = cursor.fetchone()
-    return BoardPlace(above=above, tied_before=tied_before, total=total)
+        cursor.execute(sql, [value, *tie_params, *board_params])
+        above_count, tied_before, total = cursor.fetchone()
+    return BoardPlace(above=above_count, tied_before=tied_before, total=total)
 
 
 @dataclass(frozen=True)
