@@ -2,6 +2,9 @@
 and VACUUM after bulk loads. Values always travel as parameters; only table names (from model
 metadata) are formatted into the text."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from django.db import connection
 from django.db.models import Model
 
@@ -95,3 +98,37 @@ def event_types_try_lock_shared(types) -> bool:
             [EVENT_TYPE_LOCKS, types],
         )
         return bool(cursor.fetchone()[0])
+
+
+@contextmanager
+def indexes_built_after(model: type[Model], *, at_most: int = 10_000) -> Iterator[None]:
+    """On PostgreSQL, for a bulk load inside a transaction into a table that holds at most
+    `at_most` rows (a new database being seeded): drop the model's plain indexes (not its
+    primary key or unique constraints, which the load may rely on) and build them again when
+    the block ends. One sort per index instead of a million scattered insertions; the table
+    is held exclusively until the transaction ends (readers wait), which is why larger tables
+    are left alone. Anywhere else it does nothing."""
+    table = model._meta.db_table
+    if connection.vendor != "postgresql" or model.objects.count() > at_most:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = current_schema() AND i.tablename = %s "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            [table],
+        )
+        indexes = cursor.fetchall()
+        for name, _definition in indexes:
+            cursor.execute(f'DROP INDEX "{name}"')
+    yield
+    with connection.cursor() as cursor:
+        # Sorts for the builds in memory where they fit (a million rows each).
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        # An index cannot be built while the loaded rows' deferred foreign-key checks are
+        # pending: run them now (they would run at commit), then defer again.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for _name, definition in indexes:
+            cursor.execute(definition)
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")

@@ -39,6 +39,10 @@ class StreaksQuery(serializers.Serializer):
     )
 
 
+# A cursor: a figure (a 64-bit integer) and a username, joined by a dot.
+FIGURE_MIN, FIGURE_MAX = -(2**63), 2**63 - 1
+CURSOR_MAX_LENGTH = 20 + 1 + USERNAME_MAX_LENGTH
+
 # Any day a period can be asked about; earlier ones hold no awards, later ones overflow.
 EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(9999, 12, 31)
 
@@ -84,10 +88,38 @@ class LeaderboardQuery(serializers.Serializer):
         help_text="A username: the slice of the board with that user in the middle.",
     )
 
+    after = StrictCharField(
+        required=False,
+        max_length=CURSOR_MAX_LENGTH,
+        trim_whitespace=False,
+        help_text=(
+            "A cursor `<figure>.<username>` (what `next` links carry): the rows that follow "
+            "that place in the ranking. Any depth costs the same; `offset` is then ignored."
+        ),
+    )
+
     def validate_around(self, value):
         if not re.fullmatch(USERNAME_REGEX, value):
             raise serializers.ValidationError("Enter a username.")
         return value
+
+    def validate_after(self, value):
+        match = re.fullmatch(r"(-?[0-9]{1,19})\.(.+)", value, flags=re.ASCII | re.DOTALL)
+        if (
+            match is None
+            or not FIGURE_MIN <= int(match[1]) <= FIGURE_MAX
+            or len(match[2]) > USERNAME_MAX_LENGTH
+            or not re.fullmatch(USERNAME_REGEX, match[2])
+        ):
+            raise serializers.ValidationError(
+                "Enter a cursor as <figure>.<username>, as the `next` links give it."
+            )
+        return int(match[1]), match[2]
+
+    def validate(self, attrs):
+        if "after" in attrs and "around" in attrs:
+            raise serializers.ValidationError({"after": ["Give `after` or `around`, not both."]})
+        return attrs
 
 
 def _query(serializer_class, request) -> dict:
@@ -184,9 +216,32 @@ class LeaderboardView(StatsListView):
         board = selectors.leaderboard(by, period, query.get("date") or timezone.localdate())
         if "around" in query:
             return self._around(board, by, query["around"])
+        if "after" in query:
+            return self._after(board, by, *query["after"])
         page = self.paginate_queryset(board)
         ranked = selectors.leaderboard_ranked(page, by, self.paginator.offset, board)
-        return self.get_paginated_response(self.get_serializer(ranked, many=True).data)
+        response = self.get_paginated_response(self.get_serializer(ranked, many=True).data)
+        if response.data["next"]:
+            # Following pages by cursor: the same rows as the next offset, at any depth.
+            limit = self.paginator.limit
+            response.data["next"] = _after_url(self.request, limit, ranked[-1], by)
+        return response
+
+    def _after(self, board, by: str, value: int, name: str) -> Response:
+        limit = self.paginator.get_limit(self.request)
+        page = selectors.leaderboard_after(board, by, value, name, limit)
+        url = self.request.build_absolute_uri()
+        previous_limit = min(limit, page.offset)
+        return Response(
+            {
+                "count": page.count,
+                "next": _after_url(self.request, limit, page.rows[-1], by) if page.more else None,
+                "previous": _page_url(url, previous_limit, page.offset - previous_limit)
+                if previous_limit
+                else None,
+                "results": self.get_serializer(page.rows, many=True).data,
+            }
+        )
 
     def _around(self, board, by: str, username: str) -> Response:
         try:
@@ -202,7 +257,9 @@ class LeaderboardView(StatsListView):
         return Response(
             {
                 "count": around.count,
-                "next": _page_url(url, limit, end) if end < around.count else None,
+                "next": _after_url(self.request, limit, around.rows[-1], by)
+                if end < around.count
+                else None,
                 "previous": _page_url(url, previous_limit, around.offset - previous_limit)
                 if previous_limit
                 else None,
@@ -213,10 +270,19 @@ class LeaderboardView(StatsListView):
 
 
 def _page_url(url: str, limit: int, offset: int) -> str:
-    without_around = remove_query_param(url, "around")
+    without_cursors = remove_query_param(remove_query_param(url, "around"), "after")
     return replace_query_param(
-        replace_query_param(without_around, "limit", limit), "offset", offset
+        replace_query_param(without_cursors, "limit", limit), "offset", offset
     )
+
+
+def _after_url(request, limit: int, last_row: dict, by: str) -> str:
+    """The link to the rows after `last_row`, by cursor (no `offset`, no `around`)."""
+    url = request.build_absolute_uri()
+    for name in ("around", "offset"):
+        url = remove_query_param(url, name)
+    cursor = f"{last_row[selectors.LEADERBOARD_FIGURES[by]]}.{last_row['username']}"
+    return replace_query_param(replace_query_param(url, "limit", limit), "after", cursor)
 
 
 class AchievementStatsView(LanguageMixin, StatsListView):

@@ -7,7 +7,8 @@ Ties are broken by username in code point order, the same on every database.
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Max, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -130,12 +131,105 @@ def leaderboard_ranked(
     # Only the first row needs the database (it may sit inside a tie that began on an earlier
     # page): its rank is one more than the number of users above it.
     rank = 1 + board.filter(**{f"{figure}__gt": rows[0][figure]}).count()
-    ranked = []
+    return _ranked(rows, figure, offset, rank)
+
+
+def _ranked(rows: list[dict], figure: str, offset: int, first_rank: int) -> list[dict]:
+    """The rows, the first at position `offset` (0-based) with rank `first_rank`, with ranks."""
+    ranked, rank = [], first_rank
     for position, row in enumerate(rows, start=offset + 1):
         if ranked and row[figure] != ranked[-1][figure]:
             rank = position
         ranked.append({**row, "rank": rank})
     return ranked
+
+
+def _board_order_key(figure: str):
+    # Board order in Python: figure descending, then username by code point (as "C" compares).
+    return lambda row: (-row[figure], row["username"])
+
+
+def _union_rows(first: QuerySet, second: QuerySet) -> list[dict]:
+    """The rows of two limited, ordered querysets of the same board in one round trip (the ORM
+    cannot put a LIMIT inside a UNION on SQLite)."""
+    first_sql, first_params = first.query.sql_with_params()
+    second_sql, second_params = second.query.sql_with_params()
+    sql = f"SELECT * FROM ({first_sql}) AS a UNION ALL SELECT * FROM ({second_sql}) AS b"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*first_params, *second_params])
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _collated(board: QuerySet) -> QuerySet:
+    return board.alias(collated_username=BinaryCollate("username"))
+
+
+def _rows_after(board: QuerySet, figure: str, value: int, name: str, limit: int) -> list[dict]:
+    """The first `limit` rows after the key (value, name) in board order.
+
+    Two index range reads (the rest of the key's tie, then the lower figures), so the cost
+    does not depend on how deep the key lies."""
+    collated = _collated(board)
+    tie = collated.filter(**{figure: value, "collated_username__gt": name})[:limit]
+    lower = board.filter(**{f"{figure}__lt": value})[:limit]
+    return sorted(_union_rows(tie, lower), key=_board_order_key(figure))[:limit]
+
+
+def _rows_before(board: QuerySet, figure: str, value: int, name: str, limit: int) -> list[dict]:
+    """The last `limit` rows before the key (value, name) in board order, in board order."""
+    if limit <= 0:
+        return []
+    collated = _collated(board)
+    backwards = BinaryCollate("username").desc()
+    tie = collated.filter(**{figure: value, "collated_username__lt": name}).order_by(backwards)[
+        :limit
+    ]
+    higher = board.filter(**{f"{figure}__gt": value}).order_by(figure, backwards)[:limit]
+    rows = sorted(_union_rows(tie, higher), key=_board_order_key(figure))
+    return rows[-limit:]
+
+
+@dataclass(frozen=True)
+class BoardPlace:
+    """Where a key (figure value, username) stands on a board: how many rows have a higher
+    figure, how many share it with a smaller username, and the board's size."""
+
+    above: int
+    tied_before: int
+    total: int
+
+    @property
+    def position(self) -> int:
+        """How many rows come before the key."""
+        return self.above + self.tied_before
+
+
+def _board_place(board: QuerySet, figure: str, value: int, name: str) -> BoardPlace:
+    """One statement reading only the board's figure index (index-only scans on PostgreSQL):
+    one pass over the board counts its rows and those above the key's figure, and an index
+    range counts the rows tied with the key before its username."""
+    tie_sql, tie_params = (
+        _collated(board)
+        .filter(**{figure: value, "collated_username__lt": name})
+        .order_by()
+        .values(figure)
+        .query.sql_with_params()
+    )
+    board_sql, board_params = board.order_by().values(figure).query.sql_with_params()
+    column = f"c.{connection.ops.quote_name(figure)}"
+    above = (
+        f"COUNT(*) FILTER (WHERE {column} > %s)"
+        if connection.features.supports_aggregate_filter_clause
+        else f"COALESCE(SUM(CASE WHEN {column} > %s THEN 1 ELSE 0 END), 0)"
+    )
+    sql = (
+        f"SELECT {above}, (SELECT COUNT(*) FROM ({tie_sql}) AS t), COUNT(*) FROM ({board_sql}) AS c"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, *tie_params, *board_params])
+        above_count, tied_before, total = cursor.fetchone()
+    return BoardPlace(above=above_count, tied_before=tied_before, total=total)
 
 
 @dataclass(frozen=True)
@@ -158,33 +252,45 @@ def leaderboard_around(board: QuerySet, by: str, user: User, limit: int) -> Arou
     if mine is None:
         return AroundSlice(rows=[], offset=0, rank=None, count=0)
     value, name = mine[figure], mine["username"]
-    collated = board.alias(collated_username=BinaryCollate("username"))
-    ahead = Q(**{f"{figure}__gt": value}) | Q(**{figure: value, "collated_username__lt": name})
-    behind = Q(**{f"{figure}__lt": value}) | Q(**{figure: value, "collated_username__gte": name})
     # Centred: as many rows above as below (one more below for an even limit), so near the
     # top or the bottom of the board the slice is shorter rather than shifted.
     before = (limit - 1) // 2
-    after = limit - 1 - before
-    earlier = list(
-        collated.filter(ahead).order_by(figure, BinaryCollate("username").desc())[:before]
-    )[::-1]
-    later = list(collated.filter(behind)[: after + 1])
-    rows = earlier + later
-    # One pass for the slice's place, the rank of its first row and the board's size,
-    # counting only columns of the board's index so it can be an index-only scan.
-    counts = collated.order_by().aggregate(
-        position=Count(figure, filter=ahead),
-        above_first=Count(figure, filter=Q(**{f"{figure}__gt": rows[0][figure]})),
-        total=Count(figure),
-    )
-    offset = counts["position"] - len(earlier)
-    ranked, rank = [], 1 + counts["above_first"]
-    for position, row in enumerate(rows, start=offset + 1):
-        if ranked and row[figure] != ranked[-1][figure]:
-            rank = position
-        ranked.append({**row, "rank": rank})
+    earlier = _rows_before(board, figure, value, name, before)
+    rows = [*earlier, mine, *_rows_after(board, figure, value, name, limit - 1 - before)]
+    first = rows[0]
+    place = _board_place(board, figure, first[figure], first["username"])
+    ranked = _ranked(rows, figure, place.position, place.above + 1)
     return AroundSlice(
-        rows=ranked, offset=offset, rank=ranked[len(earlier)]["rank"], count=counts["total"]
+        rows=ranked, offset=place.position, rank=ranked[len(earlier)]["rank"], count=place.total
+    )
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    """The rows after a cursor with their ranks, where they start, the board's size, and
+    whether more rows follow."""
+
+    rows: list[dict]
+    offset: int
+    count: int
+    more: bool
+
+
+def leaderboard_after(board: QuerySet, by: str, value: int, name: str, limit: int) -> KeysetPage:
+    """The `limit` rows of `board` (a `leaderboard(...)`) that follow the key (figure `value`,
+    `name`) in board order, ranked: two queries at any depth. The key need not be a row of the
+    board (it may have moved or left since the cursor was made): the page is what follows that
+    place in the ranking as it stands now."""
+    figure = LEADERBOARD_FIGURES[by]
+    rows = _rows_after(board, figure, value, name, limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
+    first = rows[0] if rows else {figure: value, "username": name}
+    place = _board_place(board, figure, first[figure], first["username"])
+    return KeysetPage(
+        rows=_ranked(rows, figure, place.position, place.above + 1),
+        offset=place.position,
+        count=place.total,
+        more=more,
     )
 
 

@@ -3,10 +3,12 @@
 Benchmark data runs to a million awards; granting them one by one (a lock, an insert and a
 figures refresh each) would take hours. So this path inserts them set-based (COPY on
 PostgreSQL) and then rebuilds every user's figures, every period's figures and the holder
-counts set-based, holding every user row (the documented lock order) so nothing commits in
-between. It logs no
-per-award audit line, writes no activity entries (so no webhooks fire: the rows are loaded
-history, not changes happening now) and is for loading data, never for serving a request.
+counts set-based, holding every user row (the documented lock order) from the start so nothing
+commits in between. Into tables that are still (nearly) empty, as when seeding a new database,
+the plain indexes of the awards, progress and period rows are dropped first and built once the
+rows are in (core.db.indexes_built_after). It logs no per-award audit line, writes no activity
+entries (so no webhooks fire: the rows are loaded history, not changes happening now) and is
+for loading data, never for serving a request.
 """
 
 import logging
@@ -15,14 +17,14 @@ from datetime import datetime
 
 from django.db import connection, transaction
 
-from achievements.models import Award
+from achievements.models import Award, PeriodFigure, Progress
 from achievements.queries import (
+    figures_refresh,
     holders_rebuild_all,
     period_figures_rebuild_all,
     progress_fill_from_awards,
 )
-from achievements.services.figures import figures_rebuild
-from core.db import statement_timeout_lift
+from core.db import indexes_built_after, statement_timeout_lift
 from users.models import User
 
 logger = logging.getLogger(__name__)
@@ -67,12 +69,22 @@ def awards_bulk_load(rows: Iterable[tuple[int, int, datetime]]) -> int:
     added."""
     statement_timeout_lift()
     before = Award.objects.count()
-    _insert(rows)
-    added = Award.objects.count() - before
-    # Held achievements' progress sits at the goal, as after award_grant.
-    progress_fill_from_awards()
-    figures_rebuild()  # holds every user row until commit
-    period_figures_rebuild_all()
-    holders_rebuild_all()
+    # Every user row held until commit (the documented order), before any table lock below.
+    list(User.objects.order_by("pk").select_for_update().values_list("pk", flat=True))
+    # Into new tables (a first load: seeding), indexes are built after the rows are in.
+    with (
+        indexes_built_after(Award),
+        indexes_built_after(Progress),
+        indexes_built_after(PeriodFigure),
+    ):
+        _insert(rows)
+        added = Award.objects.count() - before
+        # Held achievements' progress sits at the goal, as after award_grant.
+        progress_fill_from_awards()
+        # Every figure rewritten in one set-based pass: no list of what differed, which after
+        # a load is nearly everyone.
+        figures_refresh(None)
+        period_figures_rebuild_all()
+        holders_rebuild_all()
     logger.info("bulk load: %s awards added", added)
     return added

@@ -453,3 +453,116 @@ def test_concurrent_writers_leave_every_period_board_exact(api, time_zone):
     assert errors == []
     # The threads' records of awards match the table (every grant and revocation counted once).
     assert_boards_match(api, world.oracle(), every_day=False)
+
+
+# Keyset cursor (`after`) ---------------------------------------------------------------------
+
+
+def walk_by_cursor(api, limit: int, **params) -> list[dict]:
+    """Every page, each fetched by the `after` cursor of the `next` link before it."""
+    body = get(api, limit=limit, **params)
+    results, url = list(body["results"]), body["next"]
+    while url:
+        assert "after=" in url and "offset=" not in url
+        body = api.get(url).json()
+        results += body["results"]
+        url = body["next"]
+    return results
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu"])
+def test_walking_every_board_by_cursor_gives_the_oracles_ranking(api, time_zone, zone):
+    time_zone(zone)
+    world = World(seed=31, users=16, achievements=5)  # few achievements: many ties
+    for _ in range(70):
+        world.grant()
+    for _ in range(20):
+        world.step()
+    oracle = world.oracle()
+    days = days_to_ask(oracle)
+    for by in ("points", "achievements"):
+        for period in PERIODS:
+            for day in days[:: max(1, len(days) // 5)] if period != "all" else days[:1]:
+                params = {"by": by, "period": period, "date": day.isoformat()}
+                expected = oracle.period_board(by, period, day)
+                for limit in (1, 3):
+                    assert walk_by_cursor(api, limit, **params) == expected
+
+
+def test_a_cursor_continues_from_any_place_with_ranks_and_count(api, ladder):
+    board = get(api, limit=10)["results"]
+    for at, row in enumerate(board):
+        body = get(api, after=f"{row['points']}.{row['username']}", limit=3)
+        assert body["results"] == board[at + 1 : at + 4]
+        assert body["count"] == 10
+        assert (body["next"] is None) == (at + 4 >= 10)
+    # A place between rows (the key need not be a user on the board): what follows it.
+    body = get(api, after="90.p10", limit=2)
+    assert [(r["username"], r["rank"]) for r in body["results"]] == [("p2", 2), ("p3", 4)]
+    assert get(api, after="0.a")["results"] == []
+    assert get(api, after="1000.a", limit=1)["results"] == board[:1]
+
+
+def test_a_cursor_page_links_back_by_offset(api, ladder):
+    body = get(api, after="70.p3", limit=2)
+
+    assert [r["username"] for r in body["results"]] == ["p4", "p5"]
+    previous = api.get(body["previous"]).json()
+    assert [r["username"] for r in previous["results"]] == ["p2", "p3"]
+
+
+def test_a_write_between_pages_shows_in_the_next_page(api, ladder):
+    first = get(api, limit=3)
+    # p9 (10 points) jumps ahead of the cursor (p2, 90), p1 (90) falls behind it.
+    award_grant(user=ladder[9], achievement=AchievementFactory(points=500))
+    award_revoke(
+        user=ladder[1], achievement=Achievement.objects.get(points=90, awards__user=ladder[1])
+    )
+
+    body = api.get(first["next"]).json()
+
+    # The rows after (90, p2) in the ranking as it stands now, ranked as it stands now.
+    assert [(r["username"], r["rank"]) for r in body["results"]] == [
+        ("p3", 4),
+        ("p4", 5),
+        ("p5", 6),
+    ]
+    assert body["count"] == 10
+
+
+def test_a_cursor_page_reads_a_fixed_number_of_rows(api, ladder, django_assert_max_num_queries):
+    for period in PERIODS:
+        with django_assert_max_num_queries(2):
+            get(api, after="60.p4", period=period, limit=2)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "",
+        "12",
+        "12.",
+        ".p1",
+        "p1.12",
+        "+12.p1",
+        "1 2.p1",
+        "12.not a name",
+        "12.p1\x00",
+        "\u0661\u0662.p1",
+        "99999999999999999999.p1",
+        "9223372036854775808.p1",
+        "12." + "x" * 151,
+    ],
+)
+def test_a_malformed_cursor_is_a_400_naming_it(api, after):
+    response = api.get(BOARD, {"after": after})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["after"]
+
+
+def test_a_cursor_with_around_is_a_400(api, ladder):
+    response = api.get(BOARD, {"after": "10.p1", "around": "p1"})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["after"]
