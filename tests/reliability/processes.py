@@ -107,12 +107,17 @@ class PostgresCluster:
 
     def freeze_all(self) -> None:
         """Stop every server process: open connections stay open and nothing answers on them."""
-        for pid in self.server_pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal_all(signal.SIGSTOP)
 
     def thaw_all(self) -> None:
+        self._signal_all(signal.SIGCONT)
+
+    def _signal_all(self, signum: int) -> None:
         for pid in self.server_pids():
-            os.kill(pid, signal.SIGCONT)
+            # A backend may exit between the listing and the signal (a client that
+            # disconnected): it has nothing left to stop or resume.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
 
     def destroy(self) -> None:
         with contextlib.suppress(OSError, ValueError):
