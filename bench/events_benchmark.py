@@ -31,6 +31,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.appserver import cpu_seconds, gunicorn_start  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "achievements_site.settings")
 os.environ.setdefault("DEBUG", "1")  # for the setup in this process only; gunicorn runs DEBUG=0
 # Migrating and seeding a million awards outlast a request's statement timeout; gunicorn below
@@ -90,42 +93,9 @@ def start_gunicorn(port: int, url: str) -> subprocess.Popen:
         "THROTTLE_ANON_RATE": "",
         "THROTTLE_USER_RATE": "",
         "LOG_LEVEL": "WARNING",
-        "GUNICORN_BIND": f"{HOST}:{port}",
         "DB_STATEMENT_TIMEOUT_MS": STATEMENT_TIMEOUT_MS,
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "achievements_site.wsgi",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=2)
-            connection.request("GET", "/readyz", headers={"Host": HOST})
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("gunicorn did not become ready")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return gunicorn_start(port, env)
 
 
 class CpuMeter:
@@ -150,7 +120,7 @@ class CpuMeter:
         return pids | {row[0] for row in rows}
 
     def sample(self) -> dict[int, float]:
-        return {pid: _cpu_seconds(pid) for pid in self.pids()}
+        return {pid: cpu_seconds(pid) for pid in self.pids()}
 
     @staticmethod
     def spent(before: dict[int, float], after: dict[int, float]) -> float:

@@ -42,6 +42,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.appserver import cpu_seconds, gunicorn_start  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "achievements_site.settings")
 os.environ.setdefault("DEBUG", "1")  # for the setup in this process only; gunicorn runs DEBUG=0
 os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -115,39 +118,7 @@ def service_env(url: str) -> dict[str, str]:
 
 
 def start_gunicorn(port: int, url: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            "gunicorn.conf.py",
-            "achievements_site.wsgi",
-        ],
-        cwd=ROOT,
-        env={**service_env(url), "GUNICORN_BIND": f"{HOST}:{port}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(150):
-        try:
-            connection = http.client.HTTPConnection(HOST, port, timeout=2)
-            connection.request("GET", "/readyz", headers={"Host": HOST})
-            if connection.getresponse().status == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("gunicorn did not become ready")
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return gunicorn_start(port, service_env(url))
 
 
 def process_tree(pid: int) -> set[int]:
