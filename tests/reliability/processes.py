@@ -14,10 +14,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.helpers import LOOPBACK, REPO_ROOT, free_port, process_environment
+from tests.helpers import LOOPBACK, REPO_ROOT, free_port, process_environment, skip_or_fail
 
 POSTGRES_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -256,3 +257,19 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def migrated_cluster() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster holding the app's tables, destroyed afterwards; the test is
+    skipped (failed in CI) when PostgreSQL's server binaries are missing."""
+    reason = missing_postgres_reason()
+    if reason:
+        skip_or_fail(reason)
+    cluster = PostgresCluster()
+    try:
+        cluster.create()
+        manage(app_environment(cluster.url()), "migrate", "--noinput", "-v0")
+        yield cluster
+    finally:
+        cluster.destroy()

@@ -13,14 +13,12 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from tests.helpers import skip_or_fail
 from tests.reliability.processes import (
     Gunicorn,
-    PostgresCluster,
     app_environment,
     fetch,
     manage,
-    missing_postgres_reason,
+    migrated_cluster,
 )
 
 pytestmark = pytest.mark.e2e
@@ -37,16 +35,8 @@ USERNAME = "outage-survivor"
 @pytest.fixture(scope="module")
 def cluster():
     """A private PostgreSQL cluster with the app's tables."""
-    reason = missing_postgres_reason()
-    if reason:
-        skip_or_fail(reason)
-    cluster = PostgresCluster()
-    try:
-        cluster.create()
-        manage(app_environment(cluster.url()), "migrate", "--noinput", "-v0")
+    with migrated_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture(scope="module")

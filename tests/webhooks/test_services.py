@@ -8,7 +8,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from achievements.services.awards import award_grant, award_revoke
-from tests.factories import AchievementFactory, OperatorFactory, UserFactory
+from tests.factories import AchievementFactory, UserFactory
 from tests.webhooks.receiver import Receiver, make_due, work
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import (
@@ -22,19 +22,7 @@ from webhooks.services import (
     endpoint_update,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def loopback_allowed(settings):
-    settings.WEBHOOK_ALLOW_HTTP = True
-    settings.WEBHOOK_ALLOW_PRIVATE = True
-    settings.WEBHOOK_TIMEOUT = 5
-
-
-@pytest.fixture
-def owner(db):
-    return OperatorFactory()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
 
 def test_the_receiver_gets_every_grant_and_revocation_signed(owner):

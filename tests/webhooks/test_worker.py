@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from achievements.services.awards import award_grant
-from tests.factories import AchievementFactory, OperatorFactory, UserFactory
+from tests.factories import AchievementFactory, UserFactory
 from tests.webhooks.receiver import Receiver, work
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import (
@@ -25,19 +25,7 @@ from webhooks.services import (
 from webhooks.tasks import deliver
 from webhooks.worker import Worker
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def loopback_allowed(settings):
-    settings.WEBHOOK_ALLOW_HTTP = True
-    settings.WEBHOOK_ALLOW_PRIVATE = True
-    settings.WEBHOOK_TIMEOUT = 5
-
-
-@pytest.fixture
-def owner(db):
-    return OperatorFactory()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
 
 def tasks_for(delivery_ids) -> list[list[int]]:

@@ -12,12 +12,11 @@ import time
 import psycopg
 import pytest
 
-from tests.helpers import REPO_ROOT, skip_or_fail
+from tests.helpers import REPO_ROOT
 from tests.reliability.processes import (
-    PostgresCluster,
     app_environment,
     manage,
-    missing_postgres_reason,
+    migrated_cluster,
 )
 from tests.webhooks.receiver import Receiver
 
@@ -28,16 +27,8 @@ WAIT = 90
 
 @pytest.fixture(scope="module")
 def cluster():
-    reason = missing_postgres_reason()
-    if reason:
-        skip_or_fail(reason)
-    cluster = PostgresCluster()
-    try:
-        cluster.create()
-        manage(app_environment(cluster.url()), "migrate", "--noinput", "-v0")
+    with migrated_cluster() as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
 
 
 @pytest.fixture
