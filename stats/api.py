@@ -218,9 +218,11 @@ class LeaderboardView(StatsListView):
             return self._around(board, by, query["around"])
         if "after" in query:
             return self._after(board, by, *query["after"])
-        page = self.paginate_queryset(board)
-        ranked = selectors.leaderboard_ranked(page, by, self.paginator.offset, board)
-        response = self.get_paginated_response(self.get_serializer(ranked, many=True).data)
+        ranked = self.paginator.paginate_counted(
+            request, lambda limit, offset: selectors.leaderboard_page(board, by, offset, limit)
+        )
+        # The rows are already the JSON shape (LeaderboardRowSerializer's, for the schema).
+        response = self.get_paginated_response(ranked)
         if response.data["next"]:
             # Following pages by cursor: the same rows as the next offset, at any depth.
             limit = self.paginator.limit
@@ -239,7 +241,7 @@ class LeaderboardView(StatsListView):
                 "previous": _page_url(url, previous_limit, page.offset - previous_limit)
                 if previous_limit
                 else None,
-                "results": self.get_serializer(page.rows, many=True).data,
+                "results": page.rows,
             }
         )
 
@@ -264,7 +266,7 @@ class LeaderboardView(StatsListView):
                 if previous_limit
                 else None,
                 "rank": around.rank,
-                "results": self.get_serializer(around.rows, many=True).data,
+                "results": around.rows,
             }
         )
 
