@@ -9,13 +9,16 @@ from datetime import date, datetime, time, timedelta
 from time import monotonic
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import BigIntegerField, Count, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
+from modeltranslation.utils import build_localized_fieldname
 
-from achievements.models import Achievement, Award, PeriodFigure
+from achievements.models import Achievement, Award, HolderCount, PeriodFigure
 from achievements.queries import holders_by_achievement
 from core.collation import BinaryCollate
+from core.languages import language_codes
 from stats.queries import min_points_gap_row
 from users.models import User
 from users.selectors import USER_COUNT_SQL, user_count
@@ -458,6 +461,44 @@ def achievement_catalog(order: str = "rarest") -> list[Achievement]:
     if order == "points":
         return sorted(catalog, key=lambda a: (-a.points, a.code))
     return sorted(catalog, key=lambda a: (a.holders, a.code))
+
+
+RARITY_COLUMNS = ("code", "points", "goal", "hidden", "rule_event", "rule_measure", "created_at")
+
+
+def achievement_rarity() -> list[dict]:
+    """Every catalog entry's columns (each language's texts, the rule's two) with `holders`
+    and `users` (how many users there are), rarest first, then by code: one statement, so the
+    counts are of one snapshot, and no model instances."""
+    # The holder counters every grant and revocation keeps in its transaction (a few rows per
+    # achievement), and the user counter the users table's triggers keep: no scan of either.
+    holders = (
+        HolderCount.objects.filter(achievement=OuterRef("pk"))
+        .order_by()
+        .values("achievement")
+        .annotate(sum=Sum("holders"))
+        .values("sum")
+    )
+    # A plain QuerySet: it reads the columns named here, without modeltranslation's per-row
+    # rewriting of translated field names, which cost more than the query.
+    catalog = list(
+        QuerySet(Achievement)
+        .annotate(
+            holders=Coalesce(Subquery(holders), 0, output_field=BigIntegerField()),
+            users=RawSQL(USER_COUNT_SQL, [], output_field=BigIntegerField()),
+        )
+        .values(
+            *RARITY_COLUMNS,
+            *(
+                build_localized_fieldname(field, code)
+                for field in ("name", "description")
+                for code in language_codes()
+            ),
+            "holders",
+            "users",
+        )
+    )
+    return sorted(catalog, key=lambda row: (row["holders"], row["code"]))
 
 
 def awards_per_day(days: int = 30) -> list[tuple[date, int]]:
