@@ -13,7 +13,13 @@ from achievements.seeding import bench_seed
 from tests.factories import UserFactory
 from users.models import User, UserCount
 from users.selectors import user_count
-from users.services import user_bulk_create, user_count_check, user_create, user_delete
+from users.services import (
+    user_bulk_create,
+    user_count_check,
+    user_count_rebuild,
+    user_create,
+    user_delete,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -181,3 +187,47 @@ def test_concurrent_registrations_and_deletions_are_all_counted():
     assert_counted()
     # Never more counter rows than writers at once (plus the first one).
     assert UserCount.objects.count() <= threads + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite has one writer at a time: real concurrency needs PostgreSQL",
+)
+def test_rebuilding_while_users_register_keeps_the_count_exact():
+    writers, per_writer, errors = 4, 12, []
+    barrier = threading.Barrier(writers + 1)
+
+    def register(index: int) -> None:
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=60)
+            for n in range(per_writer):
+                user_create(username=f"r{index}-{n}")
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def rebuild() -> None:
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=60)
+            for _ in range(5):
+                user_count_rebuild()
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=register, args=(i,)) for i in range(writers)]
+    pool.append(threading.Thread(target=rebuild))
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(120)
+    assert not [t for t in pool if t.is_alive()], "a thread hung: lock wait or deadlock"
+    assert errors == [], f"{len(errors)} thread(s) failed, first: {errors[0]!r}"
+
+    assert user_count() == writers * per_writer
+    assert_counted()
