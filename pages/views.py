@@ -35,7 +35,7 @@ from core.languages import request_language
 from pages import charts
 from stats import selectors as stats
 from users.models import USERNAME_MAX_LENGTH, User
-from users.selectors import user_get, user_search
+from users.selectors import user_count, user_get, user_search
 
 PAGE_SIZE = 50
 # Lists on the home page show this many rows and link to the full, paginated list.
@@ -329,7 +329,7 @@ def user_detail(request: HttpRequest, username: str) -> HttpResponse:
         "rank": stats.user_rank(user, "points"),
         "points_chart": charts.steps(award_points_timeline(user), timezone.now()),
         "ongoing_from": _ongoing_from(),
-        "users_count": User.objects.count(),
+        "users_count": user_count(),
         "page": page,
         "awards": awards,
     }
@@ -348,7 +348,7 @@ def achievement_list(request: HttpRequest) -> HttpResponse:
             }
         order = CATALOG_ORDERS[0]
     page = _paginate(request, stats.achievement_catalog(order))
-    users = User.objects.count()
+    users = user_count()
     context = {
         "nav": "achievements",
         "notice": notice,
@@ -374,7 +374,7 @@ def achievement_detail(request: HttpRequest, code: str) -> HttpResponse:
         return _not_found(request, missing_code=code)
     page = _paginate(request, award_list_for_achievement(achievement))
     achievement.holders = page.paginator.count
-    users = User.objects.count()
+    users = user_count()
     context = {
         "nav": "achievements",
         "achievement": _achievement_row(

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from achievements.hidden import request_has_credentials
 from core.errors import error_responses
 from core.fields import DigitsField, StrictCharField
 from core.languages import LANG_PARAMETER, LanguageMixin
@@ -25,9 +26,10 @@ from stats.serializers import (
     PointsGapSerializer,
     StreakSerializer,
     SummarySerializer,
+    achievement_rarity_rows,
 )
 from users.models import USERNAME_MAX_LENGTH, USERNAME_REGEX, User
-from users.selectors import user_get
+from users.selectors import user_count, user_get
 
 
 class StreaksQuery(serializers.Serializer):
@@ -218,9 +220,11 @@ class LeaderboardView(StatsListView):
             return self._around(board, by, query["around"])
         if "after" in query:
             return self._after(board, by, *query["after"])
-        page = self.paginate_queryset(board)
-        ranked = selectors.leaderboard_ranked(page, by, self.paginator.offset, board)
-        response = self.get_paginated_response(self.get_serializer(ranked, many=True).data)
+        ranked = self.paginator.paginate_counted(
+            request, lambda limit, offset: selectors.leaderboard_page(board, by, offset, limit)
+        )
+        # The rows are already the JSON shape (LeaderboardRowSerializer's, for the schema).
+        response = self.get_paginated_response(ranked)
         if response.data["next"]:
             # Following pages by cursor: the same rows as the next offset, at any depth.
             limit = self.paginator.limit
@@ -239,7 +243,7 @@ class LeaderboardView(StatsListView):
                 "previous": _page_url(url, previous_limit, page.offset - previous_limit)
                 if previous_limit
                 else None,
-                "results": self.get_serializer(page.rows, many=True).data,
+                "results": page.rows,
             }
         )
 
@@ -264,7 +268,7 @@ class LeaderboardView(StatsListView):
                 if previous_limit
                 else None,
                 "rank": around.rank,
-                "results": self.get_serializer(around.rows, many=True).data,
+                "results": around.rows,
             }
         )
 
@@ -294,13 +298,12 @@ class AchievementStatsView(LanguageMixin, StatsListView):
         responses={200: AchievementRaritySerializer(many=True), **error_responses(400)},
     )
     def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def get_queryset(self):
-        return selectors.achievement_catalog()
+        page = self.paginate_queryset(selectors.achievement_rarity())
+        rows = achievement_rarity_rows(page, credentials=request_has_credentials(request))
+        return self.get_paginated_response(rows)
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "users": User.objects.count()}
+        return {**super().get_serializer_context(), "users": user_count()}
 
 
 class SummaryView(StatsView):

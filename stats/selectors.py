@@ -6,17 +6,22 @@ Ties are broken by username in code point order, the same on every database.
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet
-from django.db.models.functions import TruncDate
+from django.db.models import BigIntegerField, Count, Max, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
+from modeltranslation.utils import build_localized_fieldname
 
-from achievements.models import Achievement, Award, PeriodFigure
+from achievements.models import Achievement, Award, HolderCount, PeriodFigure
 from achievements.queries import holders_by_achievement
 from core.collation import BinaryCollate
+from core.languages import language_codes
 from stats.queries import min_points_gap_row
 from users.models import User
+from users.selectors import USER_COUNT_SQL, user_count
 
 BRIEF_FIELDS = ("username", "achievements_count", "points")
 LEADERBOARD_FIGURES = {"points": "points", "achievements": "achievements_count"}
@@ -205,10 +210,36 @@ class BoardPlace:
         return self.above + self.tied_before
 
 
+def _board_total_sql(board: QuerySet) -> tuple[str, list]:
+    """A scalar statement for how many rows `board` has: the user counter for the all-time
+    board (no scan), a count of the period's rows otherwise."""
+    if board.model is User:
+        return USER_COUNT_SQL, []
+    board_sql, board_params = board.order_by().values("pk").query.sql_with_params()
+    return f"SELECT COUNT(*) FROM ({board_sql}) AS n", list(board_params)
+
+
+# The figure of the middle row of each all-time board, as it stood up to a minute ago. It only
+# chooses the end of the board a rank is counted from (either end gives the exact count), so a
+# stale one costs time, never exactness; it is never served.
+MIDDLE_HINT_SECONDS = 60.0
+_middle_hints: dict[str, tuple[float, int | None]] = {}
+
+
+def _middle_figure_sql(figure: str) -> str:
+    """A scalar subquery: the `figure` of the all-time board's middle row (NULL without users)."""
+    column = connection.ops.quote_name(figure)
+    return (
+        f"(SELECT {column} FROM {User._meta.db_table} ORDER BY {column} DESC "
+        f"LIMIT 1 OFFSET ({USER_COUNT_SQL}) / 2)"
+    )
+
+
 def _board_place(board: QuerySet, figure: str, value: int, name: str) -> BoardPlace:
     """One statement reading only the board's figure index (index-only scans on PostgreSQL):
-    one pass over the board counts its rows and those above the key's figure, and an index
-    range counts the rows tied with the key before its username."""
+    the rows above the key's figure, the rows tied with the key before its username (an index
+    range) and the board's size (the user counter for the all-time board; for a period board,
+    counted in the same pass as the rows above)."""
     tie_sql, tie_params = (
         _collated(board)
         .filter(**{figure: value, "collated_username__lt": name})
@@ -216,20 +247,39 @@ def _board_place(board: QuerySet, figure: str, value: int, name: str) -> BoardPl
         .values(figure)
         .query.sql_with_params()
     )
-    board_sql, board_params = board.order_by().values(figure).query.sql_with_params()
-    column = f"c.{connection.ops.quote_name(figure)}"
-    above = (
-        f"COUNT(*) FILTER (WHERE {column} > %s)"
-        if connection.features.supports_aggregate_filter_clause
-        else f"COALESCE(SUM(CASE WHEN {column} > %s THEN 1 ELSE 0 END), 0)"
-    )
-    sql = (
-        f"SELECT {above}, (SELECT COUNT(*) FROM ({tie_sql}) AS t), COUNT(*) FROM ({board_sql}) AS c"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value, *tie_params, *board_params])
-        above_count, tied_before, total = cursor.fetchone()
-    return BoardPlace(above=above_count, tied_before=tied_before, total=total)
+    tied = f"(SELECT COUNT(*) FROM ({tie_sql}) AS t)"
+    stale = False
+    if board.model is User:
+        hinted_at, middle = _middle_hints.get(figure, (None, None))
+        stale = hinted_at is None or monotonic() - hinted_at > MIDDLE_HINT_SECONDS
+        if middle is not None and value < middle:
+            # The key lies in the lower half: count the fewer rows at or below its figure.
+            side = board.filter(**{f"{figure}__lte": value}).order_by().values(figure)
+            side_sql, side_params = side.query.sql_with_params()
+            above = f"({USER_COUNT_SQL}) - (SELECT COUNT(*) FROM ({side_sql}) AS a)"
+        else:
+            side = board.filter(**{f"{figure}__gt": value}).order_by().values(figure)
+            side_sql, side_params = side.query.sql_with_params()
+            above = f"(SELECT COUNT(*) FROM ({side_sql}) AS a)"
+        # A stale hint is refreshed in the same statement, once a minute (a walk of half the
+        # board), so the statements a page runs stay fixed.
+        refresh = f", {_middle_figure_sql(figure)}" if stale else ""
+        sql = f"SELECT {above}, {tied}, ({USER_COUNT_SQL}){refresh}"
+        params = [*side_params, *tie_params]
+    else:
+        board_sql, board_params = board.order_by().values(figure).query.sql_with_params()
+        column = f"c.{connection.ops.quote_name(figure)}"
+        above = (
+            f"COUNT(*) FILTER (WHERE {column} > %s)"
+            if connection.features.supports_aggregate_filter_clause
+            else f"COALESCE(SUM(CASE WHEN {column} > %s THEN 1 ELSE 0 END), 0)"
+        )
+        sql = f"SELECT {above}, {tied}, COUNT(*) FROM ({board_sql}) AS c"
+        params = [value, *tie_params, *board_params]
+    above_count, tied_before, total, *refreshed = _first_row(sql, params)
+    if stale:
+        _middle_hints[figure] = (monotonic(), refreshed[0])
+    return BoardPlace(above=above_count, tied_before=tied_before, total=int(total))
 
 
 @dataclass(frozen=True)
@@ -294,6 +344,95 @@ def leaderboard_after(board: QuerySet, by: str, value: int, name: str, limit: in
     )
 
 
+def _without(row: dict, name: str) -> dict:
+    del row[name]
+    return row
+
+
+def _board_rows(sql: str, params: list) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _first_row(sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _key_at(board: QuerySet, figure: str, offset: int) -> tuple[int, tuple[int, str] | None]:
+    """(the board's size, the (figure, username) of its row at `offset`, None past the end),
+    found in the board's figure index alone, without reading the rows before it."""
+    if board.model is User:
+        # The all-time board's size is cheap (the user counter), so walk from the nearer end.
+        total = user_count()
+        if offset >= total:
+            return total, None
+        if offset > total // 2:
+            backwards = board.order_by(figure, BinaryCollate("username").desc())
+            position = total - 1 - offset
+            key = backwards.values(figure, "username")[position : position + 1]
+        else:
+            key = board.values(figure, "username")[offset : offset + 1]
+        row = _first_row(*key.query.sql_with_params())
+        return total, row
+    total_sql, total_params = _board_total_sql(board)
+    key_sql, key_params = board.values(figure, "username")[
+        offset : offset + 1
+    ].query.sql_with_params()
+    # A LEFT JOIN to one row, so the size comes back past the end too.
+    row = _first_row(
+        f"SELECT ({total_sql}), k.* FROM (SELECT 1) AS one LEFT JOIN ({key_sql}) AS k ON 1 = 1",
+        [*total_params, *key_params],
+    )
+    return int(row[0]), None if row[2] is None else (row[1], row[2])
+
+
+def leaderboard_page(board: QuerySet, by: str, offset: int, limit: int) -> tuple[int, list[dict]]:
+    """(how many rows `board` (a `leaderboard(...)`) has, its `limit` rows from position
+    `offset`, ranked): one statement for the first page, two or three at any depth. The rows
+    before `offset` are only walked in the board's index (from its nearer end on the all-time
+    board), never read."""
+    figure = LEADERBOARD_FIGURES[by]
+    total_sql, total_params = _board_total_sql(board)
+    # A LEFT JOIN to one row, so the size comes back with no rows too.
+    if offset == 0:
+        page_sql, page_params = board[:limit].query.sql_with_params()
+        found = _board_rows(
+            f"SELECT ({total_sql}) AS board_total, p.* "
+            f"FROM (SELECT 1) AS one LEFT JOIN ({page_sql}) AS p ON 1 = 1",
+            [*total_params, *page_params],
+        )
+        total = int(found[0]["board_total"])
+        rows = [_without(row, "board_total") for row in found if row["username"] is not None]
+        return total, _ranked(sorted(rows, key=_board_order_key(figure)), figure, 0, 1)
+    total, key = _key_at(board, figure, offset)
+    if key is None:
+        return total, []
+    value, name = key
+    # From the key on: the rest of its tie, then the lower figures (two index ranges), and how
+    # many rows tie with the key before it, which sets its rank (they all lie before `offset`).
+    collated = _collated(board)
+    tie = collated.filter(**{figure: value, "collated_username__gte": name})[:limit]
+    lower = board.filter(**{f"{figure}__lt": value})[:limit]
+    before = collated.filter(**{figure: value, "collated_username__lt": name}).order_by()
+    tie_sql, tie_params = tie.query.sql_with_params()
+    lower_sql, lower_params = lower.query.sql_with_params()
+    before_sql, before_params = before.values(figure).query.sql_with_params()
+    found = _board_rows(
+        f"SELECT u.*, (SELECT COUNT(*) FROM ({before_sql}) AS t) AS tied_before FROM "
+        f"(SELECT * FROM ({tie_sql}) AS a UNION ALL SELECT * FROM ({lower_sql}) AS b) AS u",
+        [*before_params, *tie_params, *lower_params],
+    )
+    if not found:  # the key's row left the board since the first statement
+        return int(total), []
+    tied_before = found[0]["tied_before"]
+    rows = sorted((_without(row, "tied_before") for row in found), key=_board_order_key(figure))
+    return int(total), _ranked(rows[:limit], figure, offset, offset + 1 - tied_before)
+
+
 def holders_percent(holders: int, users: int) -> float:
     """Share of all users holding an achievement, in percent to two decimals (0 without users)."""
     return round(100 * holders / users, 2) if users else 0
@@ -322,6 +461,44 @@ def achievement_catalog(order: str = "rarest") -> list[Achievement]:
     if order == "points":
         return sorted(catalog, key=lambda a: (-a.points, a.code))
     return sorted(catalog, key=lambda a: (a.holders, a.code))
+
+
+RARITY_COLUMNS = ("code", "points", "goal", "hidden", "rule_event", "rule_measure", "created_at")
+
+
+def achievement_rarity() -> list[dict]:
+    """Every catalog entry's columns (each language's texts, the rule's two) with `holders`
+    and `users` (how many users there are), rarest first, then by code: one statement, so the
+    counts are of one snapshot, and no model instances."""
+    # The holder counters every grant and revocation keeps in its transaction (a few rows per
+    # achievement), and the user counter the users table's triggers keep: no scan of either.
+    holders = (
+        HolderCount.objects.filter(achievement=OuterRef("pk"))
+        .order_by()
+        .values("achievement")
+        .annotate(sum=Sum("holders"))
+        .values("sum")
+    )
+    # A plain QuerySet: it reads the columns named here, without modeltranslation's per-row
+    # rewriting of translated field names, which cost more than the query.
+    catalog = list(
+        QuerySet(Achievement)
+        .annotate(
+            holders=Coalesce(Subquery(holders), 0, output_field=BigIntegerField()),
+            users=RawSQL(USER_COUNT_SQL, [], output_field=BigIntegerField()),
+        )
+        .values(
+            *RARITY_COLUMNS,
+            *(
+                build_localized_fieldname(field, code)
+                for field in ("name", "description")
+                for code in language_codes()
+            ),
+            "holders",
+            "users",
+        )
+    )
+    return sorted(catalog, key=lambda row: (row["holders"], row["code"]))
 
 
 def awards_per_day(days: int = 30) -> list[tuple[date, int]]:

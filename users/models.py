@@ -130,3 +130,21 @@ class User(models.Model):
 
     def __str__(self) -> str:
         return self.username
+
+
+class UserCount(models.Model):
+    """Part of how many users there are: the number of users is the sum of these rows.
+
+    Kept by database triggers on the users table (`users/migrations/0006_user_count.py`), so
+    every path that adds or removes users counts, the ORM's `bulk_create`, COPY, a TRUNCATE and
+    raw SQL included. On PostgreSQL a statement adds its rows' number to whichever row no other
+    transaction holds (a new row when all are held), so concurrent registrations never queue
+    behind one hot counter; one row alone may go below zero, the sum never does.
+    `manage.py rebuild_stats` folds them back into one row and `--check` compares the sum with
+    the users.
+    """
+
+    users = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.users)

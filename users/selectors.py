@@ -5,7 +5,7 @@ from django.db.models import Case, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 from core.collation import BinaryCollate
-from users.models import User
+from users.models import User, UserCount
 
 
 def _by_username(queryset: QuerySet[User], username: str) -> QuerySet[User]:
@@ -59,3 +59,23 @@ def user_search(query: str) -> QuerySet[User]:
         .filter(username__icontains=query)
         .order_by(exact, BinaryCollate("username"))
     )
+
+
+# The number of users as one scalar statement, also for use as a subquery (stats' boards).
+USER_COUNT_SQL = f"SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM {UserCount._meta.db_table}"
+
+
+def user_count() -> int:
+    """How many users there are, exact in this statement's snapshot: the sum of the few counter
+    rows the users table's triggers keep, not a scan of the users."""
+    with connection.cursor() as cursor:
+        cursor.execute(USER_COUNT_SQL)
+        return int(cursor.fetchone()[0])
+
+
+def user_count_stored_and_actual() -> tuple[int, int]:
+    """(the counters' sum, the users counted one by one), read in one snapshot."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT ({USER_COUNT_SQL}), (SELECT COUNT(*) FROM {User._meta.db_table})")
+        stored, actual = cursor.fetchone()
+    return int(stored), int(actual)

@@ -17,10 +17,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
-from users.models import User
-from users.selectors import user_username_taken
+from core.consistency import Mismatch
+from core.db import statement_timeout_lift
+from users.models import User, UserCount
+from users.selectors import user_count_stored_and_actual, user_username_taken
 
 logger = logging.getLogger(__name__)
 
@@ -111,3 +113,32 @@ def user_bulk_create(*, usernames: list[str], language: str = settings.LANGUAGE_
         ignore_conflicts=True,
     )
     return len(usernames)
+
+
+def _user_count_mismatches(stored: int, actual: int) -> list[Mismatch]:
+    if stored == actual:
+        return []
+    return [Mismatch(name="users", stored={"users": stored}, expected={"users": actual})]
+
+
+@transaction.atomic
+def user_count_check() -> list[Mismatch]:
+    """The user counter when its rows do not sum to the number of users; changes nothing."""
+    statement_timeout_lift()
+    return _user_count_mismatches(*user_count_stored_and_actual())
+
+
+@transaction.atomic
+def user_count_rebuild() -> list[Mismatch]:
+    """Fold the user counter into one row holding the number of users; return what was wrong."""
+    statement_timeout_lift()
+    if connection.vendor == "postgresql":
+        # No user is added or removed until this commits (SQLite writes one at a time anyway):
+        # the count and the counter then agree at the commit.
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {User._meta.db_table} IN SHARE MODE")
+    stored, actual = user_count_stored_and_actual()
+    UserCount.objects.all().delete()
+    UserCount.objects.create(users=actual)
+    logger.info("user count rebuilt: %s (was %s)", actual, stored)
+    return _user_count_mismatches(stored, actual)

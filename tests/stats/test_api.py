@@ -102,7 +102,12 @@ def assert_endpoints_match(api: APIClient, oracle: Oracle, limit: int = 7) -> No
     for days in sorted({2, 3, 4, 7, max(2, longest), longest + 1} - {1}):
         assert every_page(api, "streaks/", limit, days=days) == oracle.streaks(days)
     for by in ("points", "achievements"):
-        assert every_page(api, "leaderboard/", limit, by=by) == oracle.leaderboard(by)
+        board = oracle.leaderboard(by)
+        assert every_page(api, "leaderboard/", limit, by=by) == board
+        # A page at every offset, past the end too: rows, ranks (inside ties) and the count.
+        for offset in range(len(board) + 2):
+            page = get(api, "leaderboard/", by=by, limit=3, offset=offset)
+            assert (page["count"], page["results"]) == (len(board), board[offset : offset + 3])
     assert rarity(every_page(api, "achievements/", limit)) == oracle.achievements()
     for days in (None, 2, 3):
         params = {} if days is None else {"days": days}

@@ -5,6 +5,7 @@ DST changes, revocations, points changes, zone changes and deletions."""
 import random
 import threading
 from datetime import UTC, date, datetime, timedelta
+from time import monotonic
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from achievements.queries import figures_mismatches, period_figures_mismatches
 from achievements.services.awards import award_grant, award_revoke
 from achievements.services.catalog import achievement_update
 from achievements.services.figures import period_figures_rebuild
+from stats import selectors
 from tests.factories import AchievementFactory, AwardFactory, UserFactory
 from tests.stats.oracle import AwardRow, Oracle
 from users.services import user_delete, user_update
@@ -487,6 +489,55 @@ def test_walking_every_board_by_cursor_gives_the_oracles_ranking(api, time_zone,
                 expected = oracle.period_board(by, period, day)
                 for limit in (1, 3):
                     assert walk_by_cursor(api, limit, **params) == expected
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu"])
+def test_a_page_at_any_offset_of_any_board_gives_the_oracles_rows_and_count(api, time_zone, zone):
+    time_zone(zone)
+    world = World(seed=37, users=16, achievements=5)  # few achievements: many ties
+    for _ in range(70):
+        world.grant()
+    for _ in range(20):
+        world.step()
+    oracle = world.oracle()
+    days = days_to_ask(oracle)
+    for by in ("points", "achievements"):
+        for period in PERIODS:
+            for day in days[:: max(1, len(days) // 4)] if period != "all" else days[:1]:
+                params = {"by": by, "period": period, "date": day.isoformat()}
+                expected = oracle.period_board(by, period, day)
+                for offset in range(len(expected) + 2):
+                    body = get(api, offset=offset, limit=3, **params)
+                    assert body["count"] == len(expected)
+                    assert body["results"] == expected[offset : offset + 3]
+
+
+@pytest.mark.parametrize("middle", [-1, 10**9], ids=["count-above", "count-below"])
+def test_a_cursor_or_around_rank_is_exact_counted_from_either_end(api, time_zone, middle):
+    """The all-time board counts a rank from the end its (possibly stale) middle-figure hint
+    says is nearer; pinned to each end here, both give the oracle's ranks and counts."""
+    time_zone("UTC")
+    world = World(seed=41, users=16, achievements=5)  # few achievements: many ties
+    for _ in range(70):
+        world.grant()
+    for _ in range(10):
+        world.step()
+    oracle = world.oracle()
+    day = days_to_ask(oracle)[0]
+    for figure in selectors.LEADERBOARD_FIGURES.values():
+        selectors._middle_hints[figure] = (monotonic(), middle)
+    try:
+        for by in ("points", "achievements"):
+            params = {"by": by, "period": "all", "date": day.isoformat()}
+            expected = oracle.period_board(by, "all", day)
+            for limit in (1, 3):
+                assert walk_by_cursor(api, limit, **params) == expected
+            for name in oracle.usernames:
+                body = get(api, around=name, limit=3, **params)
+                assert (body["results"], body["rank"]) == oracle.around(by, "all", day, name, 3)
+                assert body["count"] == len(expected)
+    finally:
+        selectors._middle_hints.clear()
 
 
 def test_a_cursor_continues_from_any_place_with_ranks_and_count(api, ladder):

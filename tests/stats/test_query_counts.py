@@ -21,9 +21,15 @@ QUERY_BOUNDS = {
     # One query finds the lowest shared total; without one, a window pass finds the gap.
     "min-points-gap/": 2,
     "streaks/?days=2": 2,
-    "leaderboard/?by=points": 3,
+    # The first page with the board's size (the user counter) in one statement. A deeper page
+    # finds its first row's key in the figure index (from the nearer end of the all-time board,
+    # whose size it reads first), then reads from it.
+    "leaderboard/?by=points": 1,
     "leaderboard/?by=achievements&offset=3": 3,
-    "achievements/": 3,
+    "leaderboard/?by=points&offset=4": 3,
+    "leaderboard/?by=points&period=year&offset=3": 2,
+    # The catalog with its holder counters and the user counter, in one statement.
+    "achievements/": 1,
     "": 9,
     # Over one page of streakers, the summary counts them: one query more, still bounded.
     "?days=2": 10,
