@@ -206,9 +206,10 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     serializer_class = AwardSerializer
 
     def choose_language(self, request) -> str:
-        if self.action != "list":
+        if self.action not in ("list", "create"):
             return super().choose_language(request)
-        # The list needs the holder's id and language only: one prepared statement.
+        # The list and a grant need the holder's id, username and language only: one
+        # prepared statement instead of a compiled query.
         try:
             self.holder = user_get_brief(self.kwargs["username"])
         except User.DoesNotExist:
