@@ -1,0 +1,103 @@
+"""A granting POST finds its holder and its achievement by prepared statements
+(users.selectors.user_get_brief, achievements.selectors.achievement_get_brief) instead of
+compiled queries. These tests hold them to the ORM look-ups they replace: the same instance,
+the same answers for every kind of name and code."""
+
+import pytest
+from django.db import connection
+
+from achievements.models import Achievement, Award
+from achievements.selectors import achievement_get, achievement_get_brief
+from tests.factories import AchievementFactory, UserFactory
+from users.api import USER_NOT_FOUND
+
+
+def awards_of(username: str) -> str:
+    return f"/api/v1/users/{username}/achievements/"
+
+
+def test_the_brief_achievement_is_the_orm_instance(db):
+    AchievementFactory(
+        code="secret",
+        points=12,
+        goal=3,
+        hidden=True,
+        name_en="Secret",
+        name_ru="Тайна",
+        description_en="Hidden.",
+        description_ru="",
+        rule_event="lesson.done",
+        rule_measure="count",
+    )
+    AchievementFactory(code="plain", hidden=False, name_ru=None, description_ru=None)
+    for code in ("secret", "plain"):
+        orm, brief = achievement_get(code), achievement_get_brief(code)
+        for field in Achievement._meta.concrete_fields:
+            assert getattr(brief, field.attname) == getattr(orm, field.attname), field.attname
+        assert type(brief.hidden) is bool
+        assert brief.rule == orm.rule
+        assert brief.name == orm.name and brief.description == orm.description
+
+
+def test_the_brief_achievement_reads_created_at_on_access(db, count_queries):
+    entry = AchievementFactory(code="late")
+    brief = achievement_get_brief("late")
+    assert count_queries(lambda: brief.created_at) == 1
+    assert brief.created_at == entry.created_at
+
+
+@pytest.mark.parametrize("code", ["ghost", "DRAGON", "dragon ", "drag\u212aon"])
+def test_an_unknown_code_is_the_same_400(api, code, db):
+    UserFactory(username="ann")
+    AchievementFactory(code="dragon")
+    response = api.post(awards_of("ann"), {"achievement": code})
+    assert response.status_code == 400
+    assert response.json() == {"achievement": [f"Unknown achievement code {code!r}."]}
+    assert not Award.objects.exists()
+
+
+@pytest.mark.parametrize("value", [7, None, ["dragon"], {"code": "dragon"}, True])
+def test_a_code_that_is_not_a_string_is_refused_before_any_query(api, value, db):
+    UserFactory(username="ann")
+    AchievementFactory(code="dragon")
+    response = api.post(awards_of("ann"), {"achievement": value}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["achievement"]
+    assert not Award.objects.exists()
+
+
+def test_a_nul_in_the_code_gets_the_answer_it_got_from_the_queryset(api, db):
+    UserFactory(username="ann")
+    api.raise_request_exception = False
+    response = api.post(awards_of("ann"), {"achievement": "dra\x00gon"})
+    assert response.status_code == 400
+    if connection.vendor == "sqlite":
+        assert response.json() == {"achievement": ["Unknown achievement code 'dra\\x00gon'."]}
+    else:  # PostgreSQL text cannot hold a NUL: core.errors answers for the database
+        assert list(response.json()) == ["detail"]
+
+
+@pytest.mark.parametrize(
+    "asked, found",
+    [
+        ("Case_User", True),
+        ("case_user", True),
+        ("CASE_USER", True),
+        ("case_\u212aser", False),
+        ("case\x00user", False),
+        ("ghost", False),
+    ],
+)
+def test_the_holder_is_found_as_user_get_finds_it(api, asked, found, db):
+    holder = UserFactory(username="Case_User", language="ru")
+    AchievementFactory(code="dragon", name_ru="Дракон")
+    response = api.post(awards_of(asked), {"achievement": "dragon"})
+    if found:
+        assert response.status_code == 201
+        assert response["Content-Language"] == "ru"
+        assert response.json()["name"] == "Дракон"
+        assert Award.objects.filter(user=holder).count() == 1
+    else:
+        assert response.status_code == 404
+        assert response.json() == {"detail": USER_NOT_FOUND}
+        assert not Award.objects.exists()
