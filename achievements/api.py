@@ -34,6 +34,7 @@ from achievements.serializers import (
     ProgressChangeSerializer,
     ProgressInputSerializer,
     ProgressSerializer,
+    award_representation,
     award_rows_representation,
 )
 from achievements.services.awards import award_grant, award_revoke
@@ -246,7 +247,7 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
         except User.DoesNotExist:
             raise exceptions.NotFound(USER_NOT_FOUND) from None
         return Response(
-            AwardSerializer(award).data,
+            award_representation(award),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

@@ -218,6 +218,20 @@ def award_rows_representation(rows) -> list[dict]:
     ]
 
 
+def award_representation(award: Award) -> dict:
+    """AwardSerializer(award).data built without the serializer (a grant's answer), texts in
+    the active language; equal by test."""
+    achievement = award.achievement
+    name, description = achievement.name, achievement.description
+    return {
+        "achievement": achievement.code,
+        "name": None if name is None else str(name),
+        "description": None if description is None else str(description),
+        "points": int(achievement.points),
+        "awarded_at": _AWARDED_AT.to_representation(award.awarded_at),
+    }
+
+
 @extend_schema_field({"type": "string", "pattern": CODE_PATTERN, "maxLength": CODE_MAX_LENGTH})
 class AchievementCodeField(StrictSlugRelatedField):
     """An achievement named by its code, a JSON string; found by a prepared statement (a

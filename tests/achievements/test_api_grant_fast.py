@@ -1,13 +1,20 @@
 """A granting POST finds its holder and its achievement by prepared statements
 (users.selectors.user_get_brief, achievements.selectors.achievement_get_brief) instead of
-compiled queries. These tests hold them to the ORM look-ups they replace: the same instance,
-the same answers for every kind of name and code."""
+compiled queries, and answers with a plain dict (achievements.serializers.award_representation)
+instead of AwardSerializer. These tests hold them to what they replace: the same instance, the
+same answers for every kind of name and code, the same JSON bytes."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import override_settings
+from django.utils import timezone, translation
+from rest_framework.renderers import JSONRenderer
 
 from achievements.models import Achievement, Award
 from achievements.selectors import achievement_get, achievement_get_brief
+from achievements.serializers import AwardSerializer
 from tests.factories import AchievementFactory, UserFactory
 from users.api import USER_NOT_FOUND
 
@@ -101,3 +108,43 @@ def test_the_holder_is_found_as_user_get_finds_it(api, asked, found, db):
         assert response.status_code == 404
         assert response.json() == {"detail": USER_NOT_FOUND}
         assert not Award.objects.exists()
+
+
+def serializer_body(award: Award, language: str) -> bytes:
+    """The answer as the view built it before: AwardSerializer over the award as stored."""
+    award = Award.objects.select_related("achievement").get(pk=award.pk)
+    with translation.override(language):
+        return JSONRenderer().render(AwardSerializer(award).data)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo"])
+def test_the_answer_is_the_serializers_json_byte_for_byte(api, language, zone, db):
+    entries = [
+        AchievementFactory(code="full", points=5, name_ru="Полный", description_ru="Всё"),
+        AchievementFactory(code="empty-ru", points=7, name_ru="", description_ru=""),
+        AchievementFactory(code="null-ru", points=9, name_ru=None, description_ru=None),
+        AchievementFactory(
+            code="quotes",
+            points=1,
+            name_en='Say "hi"\\ \u2028 <b>',
+            name_ru="Скажи «привет»\u2029",
+            description_en="tab\there\nline",
+            description_ru="",
+        ),
+        AchievementFactory(code="secret", points=3, hidden=True),
+    ]
+    holder = UserFactory(username="holder", language=language)
+    backdated = (timezone.now() - timedelta(days=3)).replace(microsecond=123456)
+    with override_settings(TIME_ZONE=zone):
+        for n, entry in enumerate(entries):
+            body = {"achievement": entry.code}
+            if n % 2:
+                body["awarded_at"] = backdated.isoformat()
+            first = api.post(awards_of("HOLDER"), body, HTTP_ACCEPT_LANGUAGE="de")
+            repeat = api.post(awards_of("holder"), {"achievement": entry.code})
+            award = Award.objects.get(user=holder, achievement=entry)
+            assert (first.status_code, repeat.status_code) == (201, 200)
+            assert first.content == serializer_body(award, language)
+            assert repeat.content == first.content
+            assert first["Content-Language"] == language
