@@ -237,6 +237,10 @@ class AchievementCodeField(StrictSlugRelatedField):
     """An achievement named by its code, a JSON string; found by a prepared statement (a
     grant's hot path), with the same answers as the queryset look-up."""
 
+    # On the class, not passed in: DRF deep-copies a field's arguments for every serializer
+    # instance, and a queryset's deep copy copies its whole query.
+    queryset = Achievement.objects.all()
+
     def to_internal_value(self, data):
         if not isinstance(data, str) or "\x00" in data:
             # Refused, or (a NUL) left to the database's own answer, exactly as before.
@@ -250,7 +254,6 @@ class AchievementCodeField(StrictSlugRelatedField):
 class AwardCreateSerializer(serializers.Serializer):
     achievement = AchievementCodeField(
         slug_field="code",
-        queryset=Achievement.objects.all(),
         error_messages={"does_not_exist": "Unknown achievement code {value!r}."},
         help_text="The achievement's code.",
     )
