@@ -66,7 +66,6 @@ from achievements.queries import (
     figures_refresh,
     grant_effects_apply,
     holders_add,
-    period_figures_add,
     period_figures_remove,
 )
 from achievements.services.rules import rule_progress
@@ -284,12 +283,9 @@ def _grants_complete(
     holders' progress at the goal, the holder count, their figures, their period figures and
     the audit log. The feed entries come last (`_activity_record`), once per transaction
     part, after every row lock."""
-    user_ids = sorted(new)
-    grant_effects_apply(achievement.pk, achievement.goal, user_ids, timezone.now())
-    # Each new award counts in its periods (the users' rows are held: they own the rows).
-    for uid in user_ids:
-        period_figures_add(new[uid])
-    for uid in user_ids:
+    # Each new award also counts in its periods (the users' rows are held: they own them).
+    grant_effects_apply(achievement.pk, achievement.goal, new, timezone.now())
+    for uid in sorted(new):
         _audit(
             "award_granted",
             achievement=achievement,
