@@ -15,6 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from achievements.models import Achievement, Award
 from achievements.selectors import achievement_get, achievement_get_brief
 from achievements.serializers import AwardSerializer
+from tests.achievements.test_grant_paths import NEW_GRANT_STATEMENTS, REPEAT_GRANT_STATEMENTS
 from tests.factories import AchievementFactory, UserFactory
 from users.api import USER_NOT_FOUND
 
@@ -148,3 +149,25 @@ def test_the_answer_is_the_serializers_json_byte_for_byte(api, language, zone, d
             assert first.content == serializer_body(award, language)
             assert repeat.content == first.content
             assert first["Content-Language"] == language
+
+
+def test_a_granting_post_runs_the_two_look_ups_and_the_grants_statements(
+    api, settings, count_queries, db
+):
+    """With the token's account cached (AUTH_TOKEN_CACHE_SECONDS, on in production), a POST
+    costs the holder's and the achievement's look-ups and the grant's own statements: 7 on
+    PostgreSQL for a new award, 5 for a repeat (the test's transaction makes BEGIN and COMMIT
+    a SAVEPOINT and its RELEASE)."""
+    settings.AUTH_TOKEN_CACHE_SECONDS = 30
+    UserFactory(username="ann")
+    first, second = AchievementFactory(code="first"), AchievementFactory(code="second")
+    api.post(awards_of("ann"), {"achievement": first.code})  # caches the token's account
+
+    new = count_queries(lambda: api.post(awards_of("ann"), {"achievement": second.code}))
+    repeat = count_queries(lambda: api.post(awards_of("ann"), {"achievement": second.code}))
+
+    assert (new, repeat) == (
+        2 + NEW_GRANT_STATEMENTS[connection.vendor],
+        2 + REPEAT_GRANT_STATEMENTS[connection.vendor],
+    )
+    assert new == {"postgresql": 7, "sqlite": 13}[connection.vendor]
