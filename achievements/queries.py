@@ -414,9 +414,10 @@ def _period_figures_add_sql(awards: int) -> str:
     """
 
 
-def period_figures_add(award_ids: Sequence[int]) -> None:
-    """Count new awards, of different users, in the figures of each period they fall in
-    (rows made as needed)."""
+def period_figures_add(award_ids: int | Sequence[int]) -> None:
+    """Count a new award, or new awards of different users, in the figures of each period
+    they fall in (rows made as needed)."""
+    award_ids = [award_ids] if isinstance(award_ids, int) else list(award_ids)
     if award_ids:
         with connection.cursor() as cursor:
             cursor.execute(_period_figures_add_sql(len(award_ids)), _periods_params(*award_ids))
