@@ -34,6 +34,7 @@ from achievements.serializers import (
     ProgressChangeSerializer,
     ProgressInputSerializer,
     ProgressSerializer,
+    award_representation,
     award_rows_representation,
 )
 from achievements.services.awards import award_grant, award_revoke
@@ -206,9 +207,10 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     serializer_class = AwardSerializer
 
     def choose_language(self, request) -> str:
-        if self.action != "list":
+        if self.action not in ("list", "create"):
             return super().choose_language(request)
-        # The list needs the holder's id and language only: one prepared statement.
+        # The list and a grant need the holder's id, username and language only: one
+        # prepared statement instead of a compiled query.
         try:
             self.holder = user_get_brief(self.kwargs["username"])
         except User.DoesNotExist:
@@ -245,7 +247,7 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
         except User.DoesNotExist:
             raise exceptions.NotFound(USER_NOT_FOUND) from None
         return Response(
-            AwardSerializer(award).data,
+            award_representation(award),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

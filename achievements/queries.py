@@ -11,7 +11,7 @@ PostgreSQL and SQLite differ, the two spellings sit side by side in `_DIALECTS`.
 travel as parameters; only table names (from model metadata) are formatted into the text.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -285,28 +285,38 @@ def _progress_complete_sql(rows: int) -> str:
     """
 
 
-def grant_effects_apply(achievement_id: int, goal: int, user_ids: Sequence[int], now) -> None:
-    """For awards of one achievement just inserted for `user_ids` (at most a few thousand):
-    their progress at the goal, the achievement's holder count, and their figures. One
-    statement on PostgreSQL; the caller holds the users' rows."""
-    if not user_ids:
+def grant_effects_apply(
+    achievement_id: int, goal: int, new: Mapping[int, int], now, *, periods: bool = True
+) -> None:
+    """For awards of one achievement just inserted, `new` mapping each user id to their new
+    award's id (at most a few thousand): their progress at the goal, the achievement's holder
+    count, their figures and their period figures. One statement on PostgreSQL; the caller
+    holds the users' rows. (`periods=False` leaves the period figures out, only for
+    bench/periods_benchmark.py to measure what they cost.)"""
+    if not new:
         return
+    user_ids = sorted(new)
+    award_ids = [new[uid] for uid in user_ids]
     at = connection.ops.adapt_datetimefield_value(now)
     progress_params = [v for uid in user_ids for v in (uid, achievement_id, goal, at)]
     if connection.vendor == "postgresql":
+        delta = len(user_ids)
         before = f"""
             {_holders_ctes()}
             progressed AS ({_progress_complete_sql(len(user_ids))} RETURNING 1),
         """
-        delta = len(user_ids)
-        figures_refresh(
-            list(user_ids), before, [achievement_id, delta, achievement_id, delta, *progress_params]
-        )
+        before_params = [achievement_id, delta, achievement_id, delta, *progress_params]
+        if periods:
+            before += f"periods_added AS ({_period_figures_add_sql(len(award_ids))} RETURNING 1),"
+            before_params += _periods_params(*award_ids)
+        figures_refresh(user_ids, before, before_params)
         return
     with connection.cursor() as cursor:
         cursor.execute(_progress_complete_sql(len(user_ids)), progress_params)
     holders_add(achievement_id, len(user_ids))
-    figures_refresh(list(user_ids))
+    figures_refresh(user_ids)
+    if periods:
+        period_figures_add(award_ids)
 
 
 def holders_by_achievement() -> dict[int, int]:
@@ -386,21 +396,31 @@ def _periods_params(*params) -> list:
     return [settings.TIME_ZONE, *params]
 
 
-def period_figures_add(award_id: int) -> None:
-    """Count a new award in the figures of each period it falls in (rows made as needed)."""
+def _period_figures_add_sql(awards: int) -> str:
+    """Count `awards` new awards, of different users, in the figures of each period they fall
+    in (rows made as needed); parameters: `_periods_params(*award_ids)`. Two awards of one
+    user could meet in one period row, which one upsert cannot touch twice."""
     table = PeriodFigure._meta.db_table
-    sql = f"""
+    ids = ", ".join(["%s"] * awards)
+    return f"""
         INSERT INTO {table} (kind, start, user_id, username, achievements_count, points)
         SELECT p.kind, p.start, p.user_id, u.username, 1, p.points
-        FROM ({_award_periods_sql("w.id = %s")}) p
+        FROM ({_award_periods_sql(f"w.id IN ({ids})")}) p
         JOIN {User._meta.db_table} u ON u.id = p.user_id
         WHERE 1 = 1
         ON CONFLICT (user_id, kind, start) DO UPDATE SET
             achievements_count = {table}.achievements_count + 1,
             points = {table}.points + excluded.points
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _periods_params(award_id))
+
+
+def period_figures_add(award_ids: int | Sequence[int]) -> None:
+    """Count a new award, or new awards of different users, in the figures of each period
+    they fall in (rows made as needed)."""
+    award_ids = [award_ids] if isinstance(award_ids, int) else list(award_ids)
+    if award_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_period_figures_add_sql(len(award_ids)), _periods_params(*award_ids))
 
 
 def period_figures_remove(award_id: int, user_id: int) -> None:

@@ -26,6 +26,7 @@ Writes are rolled back, so the database is left as seeded and the script can run
 """
 
 import argparse
+import functools
 import os
 import random
 import statistics
@@ -247,12 +248,12 @@ def measure_writes(latest) -> None:
         )
 
     kept = [one_grant() for _ in range(WRITES)]
-    real = award_services.period_figures_add
-    award_services.period_figures_add = lambda award_id: None
+    real = award_services.grant_effects_apply
+    award_services.grant_effects_apply = functools.partial(real, periods=False)
     try:
         without = [one_grant() for _ in range(WRITES)]
     finally:
-        award_services.period_figures_add = real
+        award_services.grant_effects_apply = real
     kept_ms, without_ms = statistics.median(kept), statistics.median(without)
     print(
         f"\ngrant (backdated, median of {WRITES}): {kept_ms:.2f} ms with period figures, "

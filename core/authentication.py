@@ -16,7 +16,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-from core.throttling import AuthFailureThrottle, client_address
+from core.throttling import NOT_READ, AuthFailureThrottle, client_address
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,12 @@ def forget_accounts(user_ids) -> None:
         forget_tokens(Token.objects.filter(user_id__in=user_ids).values_list("key", flat=True))
 
 
+def _token_key(header: str) -> str | None:
+    """The key of a well-formed `Token <key>` header, else None (DRF then decides)."""
+    parts = header.split()
+    return parts[1] if len(parts) == 2 and parts[0].lower() == "token" else None
+
+
 class LimitedTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>`; past AUTH_FAILURE_RATE failed attempts from one client,
     429 with Retry-After, whatever the token, until the window ends.
@@ -111,12 +117,16 @@ class LimitedTokenAuthentication(TokenAuthentication):
     """
 
     def authenticate(self, request):
-        if not request.META.get("HTTP_AUTHORIZATION"):
+        header = request.META.get("HTTP_AUTHORIZATION")
+        if not header:
             return None
         throttle = AuthFailureThrottle()
-        wait = throttle.locked_out(request)
+        # The client's failures and the token's cached account in one round trip to the cache.
+        key = _token_key(header) if _cache_seconds() else None
+        wait, entry = throttle.locked_out_and_get(request, key and _cache_key(key))
         if wait is not None:
             raise exceptions.Throttled(wait)
+        self._prefetched = {key: entry} if key is not None and entry is not NOT_READ else {}
         try:
             return super().authenticate(request)
         except exceptions.AuthenticationFailed:
@@ -130,7 +140,8 @@ class LimitedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         if not _cache_seconds():
             return super().authenticate_credentials(key)
-        entry = _cached(key)
+        prefetched = getattr(self, "_prefetched", {})
+        entry = prefetched.pop(key) if key in prefetched else _cached(key)
         if isinstance(entry, dict):
             token = _from_entry(entry)
             return token.user, token

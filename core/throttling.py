@@ -11,6 +11,7 @@ starts at a client's first request: at most `num_requests` pass in it, however t
 
 import math
 import time
+from typing import Any
 
 from axes.helpers import get_cool_off
 from django.core.cache import caches
@@ -20,10 +21,18 @@ from django.utils.translation import gettext as _
 from rest_framework import throttling
 
 
-def _redis_client(cache: RedisCache, key: str):
+def _redis_client(cache: RedisCache):
     # Django's RedisCache has no atomic "increment or create with expiry"; its `incr` checks
-    # EXISTS first, so a key expiring in between would be recreated without any expiry.
-    return cache._cache.get_client(key, write=True)
+    # EXISTS first, so a key expiring in between would be recreated without any expiry. Its
+    # get_client() builds a new redis.Redis on each call (copying every reply callback, about
+    # a tenth of a millisecond); one client per connection pool is enough: clients are
+    # thread-safe and take their connections from the pool.
+    backend = cache._cache
+    pool = backend._get_connection_pool(write=True)
+    client = getattr(backend, "_shared_client", None)
+    if client is None or client.connection_pool is not pool:
+        client = backend._shared_client = backend._client(connection_pool=pool)
+    return client
 
 
 def window_hit(key: str, duration: int) -> tuple[int, int]:
@@ -32,7 +41,7 @@ def window_hit(key: str, duration: int) -> tuple[int, int]:
     cache, now = caches["default"], time.time()
     if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(key)
-        with _redis_client(cache, full_key).pipeline(transaction=True) as pipe:
+        with _redis_client(cache).pipeline(transaction=True) as pipe:
             pipe.set(full_key, 0, ex=duration, nx=True)
             pipe.incr(full_key)
             pipe.ttl(full_key)
@@ -53,20 +62,38 @@ def window_hit(key: str, duration: int) -> tuple[int, int]:
 def window_count(key: str, duration: int) -> tuple[int, int]:
     """The hits counted against `key` in its current window and the seconds until it ends,
     without counting one."""
+    count, seconds_left, _ = window_count_and_get(key, duration, None)
+    return count, seconds_left
+
+
+def window_count_and_get(key: str, duration: int, other: str | None) -> tuple[int, int, Any]:
+    """`window_count(key, duration)` and the cached value of `other` (None when it is absent,
+    or when `other` is None), read together: with Redis in one round trip. Authentication
+    reads a client's failures and its token's cached account this way."""
     cache, now = caches["default"], time.time()
     if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(key)
-        with _redis_client(cache, full_key).pipeline(transaction=True) as pipe:
+        with _redis_client(cache).pipeline(transaction=True) as pipe:
             pipe.get(full_key)
             pipe.ttl(full_key)
-            count, ttl = pipe.execute()
-        return int(count or 0), max(ttl, 1)
-    return int(cache.get(key, 0)), _seconds_left(cache, key, duration, now)
+            if other is not None:
+                pipe.get(cache.make_and_validate_key(other))
+            count, ttl, *value = pipe.execute()
+        value = value[0] if value else None
+        if value is not None:
+            value = cache._cache._serializer.loads(value)
+        return int(count or 0), max(ttl, 1), value
+    value = None if other is None else cache.get(other)
+    return int(cache.get(key, 0)), _seconds_left(cache, key, duration, now), value
 
 
 def _seconds_left(cache, key: str, duration: int, now: float) -> int:
     started = cache.get(f"{key}:start", now)
     return max(1, math.ceil(started + duration - now))
+
+
+# What `AuthFailureThrottle.locked_out_and_get` gives for a value it did not read.
+NOT_READ = object()
 
 
 class AtomicWindowMixin:
@@ -118,10 +145,18 @@ class AuthFailureThrottle(AtomicWindowMixin, throttling.SimpleRateThrottle):
 
     def locked_out(self, request) -> int | None:
         """Seconds left when this client has used up its failures, else None."""
+        return self.locked_out_and_get(request, None)[0]
+
+    def locked_out_and_get(self, request, other: str | None) -> tuple[int | None, Any]:
+        """`locked_out`, and the cached value of `other` (None when absent or not asked for),
+        read in one round trip to Redis; NOT_READ instead of the value when there is no limit
+        (nothing to read it with)."""
         if self.rate is None:
-            return None
-        count, seconds_left = window_count(self.get_cache_key(request), self.duration)
-        return seconds_left if count >= self.num_requests else None
+            return None, NOT_READ
+        count, seconds_left, value = window_count_and_get(
+            self.get_cache_key(request), self.duration, other
+        )
+        return (seconds_left if count >= self.num_requests else None), value
 
     def failure(self, request) -> int | None:
         """Count one failure; seconds left when it went past the limit, else None."""

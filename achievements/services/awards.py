@@ -1,12 +1,12 @@
 """Every grant and revocation goes through these functions.
 
 One grant or many, every grant goes through one core: `_awards_insert` (or, for a single grant,
-`_award_lock_and_insert`, which folds the user's lock into the insert) and `_grants_complete`
-for its effects, then `_activity_record`. So a grant writes the same rows whichever path made
-it. On PostgreSQL a new single grant is five statements between BEGIN and COMMIT: the
-achievement's shared lock (reading points and goal), the user's lock with the insert, progress
-with the holder count and figures, the period figures, and the feed lock with the activity
-entry; a repeat stops after the insert.
+`_award_lock_and_insert`, which folds the achievement's and the user's locks into the insert)
+and `_grants_complete` for its effects, then `_activity_record`. So a grant writes the same
+rows whichever path made it. On PostgreSQL a new single grant is three statements between
+BEGIN and COMMIT: the achievement's shared lock (reading points and goal) with the user's lock
+and the insert; progress with the holder count, the figures and the period figures; and the
+feed lock with the activity entry. A repeat stops after the first.
 
 The API, the admin, the management commands and the demo seeding all call them, so the rules
 and the stored figures cannot drift between write paths: each user's count, points and longest
@@ -66,7 +66,6 @@ from achievements.queries import (
     figures_refresh,
     grant_effects_apply,
     holders_add,
-    period_figures_add,
     period_figures_remove,
 )
 from achievements.services.rules import rule_progress
@@ -220,19 +219,28 @@ def _awards_insert(
 def _award_lock_and_insert(
     *, user: User, achievement: Achievement, awarded_at: datetime, by: AbstractBaseUser | None
 ) -> tuple[Award, bool]:
-    """Hold the user's row and give them the award unless they hold it: (award, created).
-    One statement on PostgreSQL; raises User.DoesNotExist if the user has been deleted."""
+    """Hold the achievement's row shared (refreshing its goal and points), then the user's
+    row (steps 1 and 2 of the lock order), and give them the award unless they hold it:
+    (award, created). One statement on PostgreSQL. Raises Achievement.DoesNotExist or
+    User.DoesNotExist if either has been deleted meanwhile."""
     award = Award(user=user, achievement=achievement, awarded_at=awarded_at, awarded_by=by)
     if connection.vendor == "postgresql":
         award_table = Award._meta.db_table
         with connection.cursor() as cursor:
-            # The award already held, if any, comes back from the same statement. After
-            # waiting for the user's row, the statement's snapshot may predate the award
-            # that conflicted: then no row comes back and the fallback below reads it.
+            # The user's row reaches its lock only past the EXISTS on `held`, whose scan
+            # takes the achievement's lock: whatever the plan, achievement before user. The
+            # award already held, if any, comes back from the same statement. After waiting
+            # for the user's row, the statement's snapshot may predate the award that
+            # conflicted: then no award comes back and the fallback below reads it.
             cursor.execute(
                 f"""
-                WITH locked AS (
-                    SELECT id FROM {User._meta.db_table} WHERE id = %s FOR UPDATE
+                WITH held AS (
+                    SELECT goal, points FROM {Achievement._meta.db_table}
+                    WHERE id = %s FOR SHARE
+                ),
+                locked AS (
+                    SELECT id FROM {User._meta.db_table}
+                    WHERE id = %s AND EXISTS (SELECT 1 FROM held) FOR UPDATE
                 ),
                 inserted AS (
                     INSERT INTO {award_table} (user_id, achievement_id, awarded_at, awarded_by_id)
@@ -240,12 +248,15 @@ def _award_lock_and_insert(
                     ON CONFLICT (user_id, achievement_id) DO NOTHING
                     RETURNING id, awarded_at, awarded_by_id
                 )
-                SELECT id, awarded_at, awarded_by_id, TRUE FROM inserted
-                UNION ALL
-                SELECT id, awarded_at, awarded_by_id, FALSE FROM {award_table}
-                WHERE user_id = %s AND achievement_id = %s
+                SELECT held.goal, held.points, award.* FROM held LEFT JOIN (
+                    SELECT id, awarded_at, awarded_by_id, TRUE AS created FROM inserted
+                    UNION ALL
+                    SELECT id, awarded_at, awarded_by_id, FALSE FROM {award_table}
+                    WHERE user_id = %s AND achievement_id = %s
+                ) AS award ON TRUE
                 """,
                 [
+                    achievement.pk,
                     user.pk,
                     achievement.pk,
                     awarded_at,
@@ -255,10 +266,14 @@ def _award_lock_and_insert(
                 ],
             )
             row = cursor.fetchone()
-        if row is not None:
-            award.pk, award.awarded_at, award.awarded_by_id, created = row
+        if row is None:
+            raise Achievement.DoesNotExist(f"Achievement {achievement.code!r} no longer exists.")
+        achievement.goal, achievement.points = row[:2]
+        if row[2] is not None:
+            award.pk, award.awarded_at, award.awarded_by_id, created = row[2:]
             return award, created
     else:
+        achievement_lock_shared(achievement)
         if not _users_lock([user.pk]):
             raise User.DoesNotExist(f"User {user.username!r} no longer exists.")
         new = _awards_insert(achievement, {user.pk: awarded_at}, by)
@@ -284,12 +299,9 @@ def _grants_complete(
     holders' progress at the goal, the holder count, their figures, their period figures and
     the audit log. The feed entries come last (`_activity_record`), once per transaction
     part, after every row lock."""
-    user_ids = sorted(new)
-    grant_effects_apply(achievement.pk, achievement.goal, user_ids, timezone.now())
-    # Each new award counts in its periods (the users' rows are held: they own the rows).
-    for uid in user_ids:
-        period_figures_add(new[uid])
-    for uid in user_ids:
+    # Each new award also counts in its periods (the users' rows are held: they own them).
+    grant_effects_apply(achievement.pk, achievement.goal, new, timezone.now())
+    for uid in sorted(new):
         _audit(
             "award_granted",
             achievement=achievement,
@@ -311,8 +323,8 @@ def award_grant(
     award unchanged and False when the user already holds it. Safe to retry and to race."""
     awarded_at = awarded_at or timezone.now()
     award_time_validate(awarded_at)
-    achievement_lock_shared(achievement)
-    # Holding the user's row makes the insert and the figures safe: identical requests queue.
+    # Holding the achievement's row keeps its points and goal; holding the user's row makes
+    # the insert and the figures safe: identical requests queue.
     award, created = _award_lock_and_insert(
         user=user, achievement=achievement, awarded_at=awarded_at, by=by
     )

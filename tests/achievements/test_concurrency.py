@@ -184,3 +184,42 @@ def test_simultaneous_creates_from_one_name_without_a_code_each_get_the_next_suf
     expected = {f"night-owl-{n}" for n in range(2, 12)}
     assert set(codes) == expected
     assert set(Achievement.objects.values_list("code", flat=True)) == {"night-owl", *expected}
+
+
+def test_a_grant_waiting_for_its_achievement_holds_no_user_row():
+    """A single grant takes the achievement's shared lock and the user's row in one statement;
+    the achievement comes first (step 1 of the lock order), so while a points change holds it,
+    the waiting grant holds nothing of the user's, and then counts the points as changed."""
+    from django.db import connections
+
+    user, achievement = UserFactory(), AchievementFactory(points=10)
+    change = connections.create_connection("default")  # plays a points change (no holders)
+    granted = threading.Event()
+
+    def grant():
+        try:
+            award_grant(user=user, achievement=achievement)
+            granted.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=grant)
+    try:
+        change.set_autocommit(False)
+        with change.cursor() as cursor:
+            table = Achievement._meta.db_table
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE", [achievement.pk])
+            thread.start()
+            assert not granted.wait(1.0)  # waiting on the achievement
+            # ... and holding nothing of the user's meanwhile.
+            cursor.execute(
+                f"SELECT 1 FROM {user._meta.db_table} WHERE id = %s FOR UPDATE NOWAIT", [user.pk]
+            )
+            cursor.execute(f"UPDATE {table} SET points = 25 WHERE id = %s", [achievement.pk])
+        change.commit()
+    finally:
+        change.close()
+    thread.join(JOIN_TIMEOUT)
+    assert granted.is_set()
+    assert figures(user) == (1, 25)
+    assert figures_mismatches() == []

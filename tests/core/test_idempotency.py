@@ -179,9 +179,9 @@ def test_a_server_error_keeps_neither_the_effect_nor_the_record(api):
     AchievementFactory(code="first")
     api.raise_request_exception = False
 
-    # The period figures are written after the award row: failing there leaves a half-done grant
-    # for the transaction to roll back.
-    with mock.patch("achievements.services.awards.period_figures_add", side_effect=RuntimeError):
+    # The award's effects (figures, period figures) are written after the award row: failing
+    # there leaves a half-done grant for the transaction to roll back.
+    with mock.patch("achievements.services.awards.grant_effects_apply", side_effect=RuntimeError):
         failed = api.post(
             "/api/v1/users/holder/achievements/", {"achievement": "first"}, **{KEY: "k"}
         )

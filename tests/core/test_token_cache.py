@@ -12,17 +12,28 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
+from achievements.models import Award
 from core import authentication
 from tests.factories import AchievementFactory, UserFactory
 from tests.helpers import token_client
 
 AUTH_TABLES = ("authtoken_token", "auth_permission", "auth_user", "auth_group")
+FAILURE_RATE = "3/min"
 
 
 @pytest.fixture(params=["locmem", "redis"])
-def token_cache(request, settings):
-    """A private cache of each kind, with the token cache on."""
+def token_cache(request, settings, monkeypatch):
+    """A private cache of each kind, with the token cache on and failed authentications
+    limited, as in production: the client's failures and the token's cached account are then
+    read together (one round trip to Redis)."""
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {"anon": None, "user": None, "auth_failure": FAILURE_RATE},
+    )
     if request.param == "locmem":
         settings.CACHES = {
             "default": {
@@ -205,3 +216,41 @@ def test_adding_permissions_already_held_keeps_the_token_cached(token_cache, wri
     cached_from_now_on(client, token.key)
     account.user_permissions.add(Permission.objects.get(codename="add_award"))
     assert auth_statements(lambda: client.get("/api/v1/users/p1/")) == []
+
+
+def test_a_locked_out_client_is_refused_even_with_a_cached_good_token(token_cache, writer, db):
+    """The lockout is read with the cached account, and still decides first: a right guess
+    shows nothing, even for a token some other request has cached."""
+    _, token, client = writer
+    UserFactory(username="p1")
+    first, second = AchievementFactory(), AchievementFactory()
+    cached_from_now_on(client, token.key)
+    assert grant_status(client, "p1", first.code) == 201
+    guesser = APIClient()  # the same address as `client`
+    guesser.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert [guesser.get("/api/v1/users/p1/").status_code for _ in range(4)] == [401] * 3 + [429]
+    response = client.post("/api/v1/users/p1/achievements/", {"achievement": second.code})
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert not Award.objects.filter(achievement=second).exists()
+    # Another address with the same token is served from the cache.
+    other = APIClient(REMOTE_ADDR="203.0.113.9")
+    other.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    statuses = []
+    post = lambda: statuses.append(  # noqa: E731
+        other.post("/api/v1/users/p1/achievements/", {"achievement": second.code}).status_code
+    )
+    assert auth_statements(post) == []
+    assert statuses == [201]
+
+
+def test_without_a_failure_limit_the_token_is_still_cached(token_cache, writer, monkeypatch, db):
+    monkeypatch.setattr(
+        SimpleRateThrottle, "THROTTLE_RATES", {"anon": None, "user": None, "auth_failure": None}
+    )
+    _, token, client = writer
+    UserFactory(username="p1")
+    cached_from_now_on(client, token.key)
+    statuses = []
+    post = lambda: statuses.append(grant_status(client, "p1", AchievementFactory().code))  # noqa: E731
+    assert auth_statements(post) == []
+    assert statuses == [201]
