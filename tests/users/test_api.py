@@ -513,6 +513,7 @@ def test_the_user_list_takes_a_fixed_number_of_queries(
 
 
 def test_the_user_list_queries_do_not_grow_with_the_page(api, count_queries):
+    api.get(USERS)  # with a token cache configured, the first request fills it
     counts = []
     for rows in (5, 60):
         User.objects.all().delete()
