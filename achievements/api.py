@@ -20,7 +20,7 @@ from achievements.selectors import (
     achievement_get,
     achievement_list,
     activity_after,
-    award_page_for_user,
+    award_page_for_username,
     progress_list_for_user,
 )
 from achievements.serializers import (
@@ -48,7 +48,7 @@ from core.languages import LANG_PARAMETER, LanguageMixin
 from core.pagination import Pagination
 from users.api import USER_NOT_FOUND, USERNAME_PARAMETER, user_or_404
 from users.models import User
-from users.selectors import user_get, user_get_brief
+from users.selectors import user_get
 
 CODE_PARAMETER = OpenApiParameter(
     "code", str, OpenApiParameter.PATH, pattern=CODE_PATTERN, description="The achievement's code."
@@ -208,23 +208,26 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     def choose_language(self, request) -> str:
         if self.action != "list":
             return super().choose_language(request)
-        # The list needs the holder's id and language only: one prepared statement.
+        # The hottest read: the holder's language, the count and the page come from one
+        # statement (one snapshot), as plain rows; list() only shapes them.
+        language = None
+
+        def fetch(limit, offset):
+            nonlocal language
+            language, count, rows = award_page_for_username(
+                self.kwargs["username"], limit=limit, offset=offset
+            )
+            return count, rows
+
         try:
-            self.holder = user_get_brief(self.kwargs["username"])
+            self.page_rows = self.paginator.paginate_counted(request, fetch)
         except User.DoesNotExist:
             raise exceptions.NotFound(USER_NOT_FOUND) from None
-        return self.holder.language
+        return language
 
     def list(self, request, *args, **kwargs):
-        # The hottest read: plain rows from one statement (count included) instead of model
-        # instances and AwardSerializer; award_rows_representation keeps the JSON identical.
-        page = self.paginator.paginate_counted(
-            request,
-            lambda limit, offset: award_page_for_user(
-                self.holder, language=self.response_language, limit=limit, offset=offset
-            ),
-        )
-        return self.get_paginated_response(award_rows_representation(page))
+        # award_rows_representation keeps the JSON identical to AwardSerializer's.
+        return self.get_paginated_response(award_rows_representation(self.page_rows))
 
     def create(self, request, *args, **kwargs):
         given = AwardCreateSerializer(data=request.data)

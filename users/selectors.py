@@ -1,6 +1,5 @@
 """Queries for users, with the case-insensitive username rule applied in one place."""
 
-from django.db import connection
 from django.db.models import Case, QuerySet, Value, When
 from django.db.models.functions import Lower
 
@@ -20,23 +19,6 @@ def _by_username(queryset: QuerySet[User], username: str) -> QuerySet[User]:
 def user_get(username: str) -> User:
     """The user with this username in any case; raises User.DoesNotExist."""
     return _by_username(User.objects.all(), username).get()
-
-
-def user_get_brief(username: str) -> User:
-    """The user with this username in any case, with only `id`, `username` and `language`
-    loaded (the rest read on access), found by one prepared statement instead of a compiled
-    query: for the hottest reads. Same rule as user_get; raises User.DoesNotExist."""
-    if not username.isascii() or "\x00" in username:
-        raise User.DoesNotExist(username)
-    with connection.cursor() as cursor:
-        cursor.execute(_BRIEF_SQL, [username.lower()])
-        row = cursor.fetchone()
-    if row is None:
-        raise User.DoesNotExist(username)
-    return User.from_db(connection.alias, ["id", "username", "language"], row)
-
-
-_BRIEF_SQL = f"SELECT id, username, language FROM {User._meta.db_table} WHERE LOWER(username) = %s"
 
 
 def user_username_taken(username: str) -> bool:
