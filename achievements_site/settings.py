@@ -158,9 +158,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 # django-prometheus' wrappers of the same backends count and time every query. They subclass
-# Django's own, so OPTIONS (timeouts) and CONN_HEALTH_CHECKS keep working unchanged.
+# Django's own, so OPTIONS (timeouts) and CONN_HEALTH_CHECKS keep working unchanged. On
+# PostgreSQL, core's subclass of it skips the health check's round trip while the connection's
+# socket is quiet (core/db_backends/postgresql/base.py).
 DATABASES["default"]["ENGINE"] = {
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.postgresql": "core.db_backends.postgresql",
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 
