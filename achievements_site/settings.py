@@ -82,8 +82,9 @@ MIDDLEWARE = [
     # DRF's JSON parser ignores DATA_UPLOAD_MAX_MEMORY_SIZE; this enforces it for every path.
     "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
-    "csp.middleware.CSPMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below): django-csp's
+    # middleware, with the header built once rather than per response.
+    "core.middleware.ContentSecurityPolicyMiddleware",
     # WhiteNoise serves static files when no nginx is in front (DEBUG off, `make run`).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -7,6 +7,9 @@ import re
 import uuid
 from http import HTTPStatus
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.signals import request_finished
@@ -96,6 +99,51 @@ class DatabaseUnavailableMiddleware:
             logger.warning("database unavailable: %s", exception)
             return database_unavailable_response()
         return None
+
+
+# What a view or decorator can set on a response to change its policy (django-csp's decorators).
+_CSP_PER_RESPONSE = frozenset(
+    f"_csp_{part}{suffix}"
+    for part in ("config", "update", "replace", "exempt")
+    for suffix in ("", "_ro")
+)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the policy built once instead of for every response.
+
+    django-csp builds the header from the settings on each response. Unless a response carries
+    a policy of its own (django-csp's decorators) or the request used a nonce, the header
+    depends on the settings alone: it is built by django-csp's own `build_policy` the first
+    time and reused, and built again if the settings object changes (override_settings).
+    Anything else goes to django-csp unchanged.
+    """
+
+    _built: dict = {}
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or not _CSP_PER_RESPONSE.isdisjoint(
+            vars(response)
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # django-csp leaves Django's debug pages alone
+        for header, name in (
+            (HEADER, "CONTENT_SECURITY_POLICY"),
+            (HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            config = getattr(settings, name, None)
+            built = self._built.get(name)
+            if built is None or built[0] is not config:
+                policy = build_policy(report_only=header == HEADER_REPORT_ONLY)
+                prefixes = tuple((config or {}).get("EXCLUDE_URL_PREFIXES") or ())
+                built = self._built[name] = (config, policy, prefixes)
+            _config, policy, prefixes = built
+            if policy and header not in response and not request.path_info.startswith(prefixes):
+                response[header] = policy
+        # As django-csp does: a nonce asked for after the header is written is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
 
 
 class HeadResponseMiddleware:
