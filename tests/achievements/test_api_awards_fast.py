@@ -6,6 +6,7 @@ write, and one statement per page (holder, count and rows)."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone, translation
 from rest_framework.renderers import JSONRenderer
@@ -162,3 +163,14 @@ def test_the_browsable_page_of_a_users_awards_shows_them(anonymous, grant, catal
     page = response.content.decode()
     assert "Dragon" not in page and catalog[-1].code in page
     assert "offset=5" in page  # the paginator's controls
+
+
+@pytest.mark.parametrize("datetime_format", ["%Y-%m-%d %H:%M", None])
+def test_a_configured_datetime_format_is_followed(anonymous, grant, catalog, datetime_format):
+    user = UserFactory(username="formats", language="en")
+    for entry in catalog[:3]:
+        grant(user, entry)
+    rest_framework = {**settings.REST_FRAMEWORK, "DATETIME_FORMAT": datetime_format}
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        response = anonymous.get(awards_of("formats"))
+        assert response.content == serializer_body(user, awards_of("formats"), {})
