@@ -8,6 +8,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import Achievement, Activity, Award, Progress
+from core.db import cursor_native_timestamps
 from core.languages import language_codes
 from users.models import User
 
@@ -82,6 +83,7 @@ def award_page_for_username(
     offset = min(offset, _MAX_OFFSET)
     sql, columns = _award_page_sql()
     with connection.cursor() as cursor:
+        cursor_native_timestamps(cursor)
         cursor.execute(sql, [key, limit, offset])
         rows = cursor.fetchall()
         if rows:

@@ -1,17 +1,19 @@
 """The PostgreSQL backend's health check (CONN_HEALTH_CHECKS) asks the database only when the
 connection's socket shows that something happened to it, and still replaces a connection the
-server has ended before the request uses it."""
+server has ended before the request uses it; a cursor can read timestamps with psycopg's own
+loader and get the same instants as through Django's."""
+
+from datetime import timedelta
 
 import psycopg
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 
+from core.db import cursor_native_timestamps
+
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the health check is PostgreSQL's backend's"
-    ),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's backend only"),
 ]
 
 
@@ -55,12 +57,14 @@ def terminate(pid: int) -> None:
                 break
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_quiet_connection_is_reused_without_a_round_trip(health_checks):
     first = backend_pid()
     assert [backend_pid() for _ in range(3)] == [first] * 3
     assert health_checks == []
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(health_checks):
     first = backend_pid()
     terminate(first)
@@ -71,3 +75,28 @@ def test_a_connection_the_server_ended_is_replaced_before_the_request_uses_it(he
     assert health_checks == [1]
     assert backend_pid() == second
     assert health_checks == [1]
+
+
+@pytest.mark.django_db
+def test_a_cursor_with_native_timestamps_reads_the_same_instants():
+    values = [
+        "2026-03-29 01:30:00.123456+00",
+        "1969-12-31 23:59:59.999999+00",
+        "2026-10-25 00:59:59+02",
+        "2000-02-29 12:00:00-09:30",
+    ]
+    sql = "SELECT v::timestamptz FROM unnest(%s::text[]) AS v"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values])
+        django_rows = cursor.fetchall()
+    with connection.cursor() as cursor:
+        cursor_native_timestamps(cursor)
+        oid = psycopg.adapters.types["timestamptz"].oid
+        loader = cursor.cursor.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+        assert loader is psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)
+        cursor.execute(sql, [values])
+        native_rows = cursor.fetchall()
+    assert native_rows == django_rows
+    assert all(
+        value.tzinfo is not None and value.utcoffset() == timedelta(0) for (value,) in native_rows
+    )
