@@ -11,6 +11,7 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
 from django.core.exceptions import DisallowedHost
 from django.core.signals import request_finished
 from django.dispatch import receiver
@@ -144,6 +145,16 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
         # As django-csp does: a nonce asked for after the header is written is an error.
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response
+
+
+class MessageMiddleware(DjangoMessageMiddleware):
+    """Django's messages (the admin's notices), left out of `/api/`: no API response, page of
+    the browsable API or doc UI shows or stores one, so an API request builds no message
+    storage (about 20 microseconds) and leaves the messages waiting for the admin."""
+
+    def process_request(self, request):
+        if not request.path_info.startswith(API_PREFIX):
+            super().process_request(request)
 
 
 class HeadResponseMiddleware:
