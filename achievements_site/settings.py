@@ -303,6 +303,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "core.renderers.BrowsableAPIRenderer",
     ],
+    # DRF's, answering the commonest request (no Accept header, or */*) without parsing.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.renderers.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
