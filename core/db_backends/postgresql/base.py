@@ -3,6 +3,7 @@ health check for persistent connections (CONN_HEALTH_CHECKS)."""
 
 import select
 
+import psycopg
 from django_prometheus.db.backends.postgresql import base
 
 
@@ -42,5 +43,5 @@ def _quiet(connection) -> bool:
         poller = select.poll()
         poller.register(connection.pgconn.socket, select.POLLIN | select.POLLPRI)
         return not poller.poll(0)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, psycopg.Error):
         return False
