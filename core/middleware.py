@@ -17,6 +17,9 @@ from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import JsonResponse
 from django.urls import is_valid_path
+from django_prometheus.middleware import (
+    PrometheusAfterMiddleware as DjangoPrometheusAfterMiddleware,
+)
 
 from core.errors import database_unavailable_response, is_database_unavailable
 from core.logging import request_id_var
@@ -155,6 +158,29 @@ class MessageMiddleware(DjangoMessageMiddleware):
     def process_request(self, request):
         if not request.path_info.startswith(API_PREFIX):
             super().process_request(request)
+
+
+class PrometheusAfterMiddleware(DjangoPrometheusAfterMiddleware):
+    """django-prometheus' per-view middleware, with each labelled series looked up once.
+
+    It asks prometheus_client for the series of a metric and its labels six times a request
+    (`labels()` checks the label names, converts the values and takes a lock each time); the
+    series for given labels is always the same object, so it is kept here. The metrics and
+    their values are unchanged.
+    """
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self._series = {}
+
+    def label_metric(self, metric, request, response=None, **labels):
+        if not labels:
+            return metric
+        key = (metric, *labels.items())
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = metric.labels(**labels)
+        return series
 
 
 class HeadResponseMiddleware:

@@ -32,6 +32,37 @@ def test_loopback_reads_request_database_and_view_metrics(client):
     assert "django_db_query_duration_seconds_bucket{" in body
 
 
+def series_value(body: str, name: str, **labels) -> float:
+    """The value of the one series of `name` carrying these labels (0 when absent)."""
+    for line in body.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.django_db
+def test_every_request_counts_in_its_views_series(client):
+    """The series are looked up once and kept (core.middleware.PrometheusAfterMiddleware);
+    each request still adds to its own."""
+    name = "django_http_requests_total_by_view_transport_method_total"
+    by_status = "django_http_responses_total_by_status_view_method_total"
+    before = scrape().content.decode()
+    for _ in range(3):
+        client.get("/api/v1/users/")
+    client.get("/api/v1/users/nobody-here/")
+    after = scrape().content.decode()
+    assert (
+        series_value(after, name, view="user-list", method="GET")
+        - series_value(before, name, view="user-list", method="GET")
+        == 3
+    )
+    assert (
+        series_value(after, by_status, status="404", view="user-detail")
+        - series_value(before, by_status, status="404", view="user-detail")
+        == 1
+    )
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("address", ["203.0.113.7", "10.0.0.5", "::2"])
 def test_other_addresses_are_refused_by_default(address):
