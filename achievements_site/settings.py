@@ -88,7 +88,8 @@ MIDDLEWARE = [
     # WhiteNoise serves static files when no nginx is in front (DEBUG off, `make run`).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's, without the path-prefix lookups of i18n_patterns, which no URL uses.
+    "core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -11,12 +11,16 @@ from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
 from django.core.exceptions import DisallowedHost
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.urls import is_valid_path
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 from django_prometheus.middleware import (
     PrometheusAfterMiddleware as DjangoPrometheusAfterMiddleware,
 )
@@ -158,6 +162,31 @@ class MessageMiddleware(DjangoMessageMiddleware):
     def process_request(self, request):
         if not request.path_info.startswith(API_PREFIX):
             super().process_request(request)
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's LocaleMiddleware, without looking for a language in the path when no URL
+    pattern carries one (no `i18n_patterns`, as here): the language comes from the cookie and
+    `Accept-Language`, the response gets `Vary: Accept-Language` and `Content-Language`, as
+    Django's does in that case. With `i18n_patterns` it is Django's."""
+
+    def process_request(self, request):
+        if _language_prefix_patterns_used(request):
+            return super().process_request(request)
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        return None
+
+    def process_response(self, request, response):
+        if _language_prefix_patterns_used(request):
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+
+def _language_prefix_patterns_used(request) -> bool:
+    return is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]
 
 
 class PrometheusAfterMiddleware(DjangoPrometheusAfterMiddleware):
