@@ -20,7 +20,7 @@ from achievements.selectors import (
     achievement_get,
     achievement_list,
     activity_after,
-    award_page_for_user,
+    award_page_for_username,
     progress_list_for_user,
 )
 from achievements.serializers import (
@@ -207,26 +207,36 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
     serializer_class = AwardSerializer
 
     def choose_language(self, request) -> str:
-        if self.action not in ("list", "create"):
+        if self.action == "create":
+            # A grant needs the holder's id, username and language only: one prepared
+            # statement instead of a compiled query.
+            try:
+                self.holder = user_get_brief(self.kwargs["username"])
+            except User.DoesNotExist:
+                raise exceptions.NotFound(USER_NOT_FOUND) from None
+            return self.holder.language
+        if self.action != "list":
             return super().choose_language(request)
-        # The list and a grant need the holder's id, username and language only: one
-        # prepared statement instead of a compiled query.
+        # The hottest read: the holder's language, the count and the page come from one
+        # statement (one snapshot), as plain rows; list() only shapes them.
+        language = None
+
+        def fetch(limit, offset):
+            nonlocal language
+            language, count, rows = award_page_for_username(
+                self.kwargs["username"], limit=limit, offset=offset
+            )
+            return count, rows
+
         try:
-            self.holder = user_get_brief(self.kwargs["username"])
+            self.page_rows = self.paginator.paginate_counted(request, fetch)
         except User.DoesNotExist:
             raise exceptions.NotFound(USER_NOT_FOUND) from None
-        return self.holder.language
+        return language
 
     def list(self, request, *args, **kwargs):
-        # The hottest read: plain rows from one statement (count included) instead of model
-        # instances and AwardSerializer; award_rows_representation keeps the JSON identical.
-        page = self.paginator.paginate_counted(
-            request,
-            lambda limit, offset: award_page_for_user(
-                self.holder, language=self.response_language, limit=limit, offset=offset
-            ),
-        )
-        return self.get_paginated_response(award_rows_representation(page))
+        # award_rows_representation keeps the JSON identical to AwardSerializer's.
+        return self.get_paginated_response(award_rows_representation(self.page_rows))
 
     def create(self, request, *args, **kwargs):
         given = AwardCreateSerializer(data=request.data)

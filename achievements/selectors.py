@@ -8,6 +8,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from modeltranslation.utils import build_localized_fieldname
 
 from achievements.models import Achievement, Activity, Award, Progress
+from core.db import cursor_native_timestamps
 from core.languages import language_codes
 from users.models import User
 
@@ -72,64 +73,86 @@ _MAX_OFFSET = 2**62
 
 
 @cache
-def _award_page_sql(language: str) -> str:
-    # The language's own columns, then English (the fallback), chosen once per language. The
-    # window count is taken over every award of the user before LIMIT: one snapshot, so the
-    # count and the rows always agree.
-    award, achievement = Award._meta.db_table, Achievement._meta.db_table
-    columns = [
+def _award_page_sql() -> tuple[str, tuple[str, ...]]:
+    # Every language's texts (the holder's language is known only from the same row). The
+    # window count is taken over every award of the holder before LIMIT: one snapshot, so the
+    # holder, the count and the rows always agree. A holder without awards is one row of NULLs
+    # (count 0) from the LEFT JOINs.
+    user, award, achievement = User._meta.db_table, Award._meta.db_table, Achievement._meta.db_table
+    columns = tuple(
         build_localized_fieldname(field, code)
         for field in ("name", "description")
-        for code in dict.fromkeys([language, language_codes()[0]])
-    ]
+        for code in language_codes()
+    )
     texts = ", ".join(f"a.{column}" for column in columns)
     return (
-        f"SELECT a.code, {texts}, a.points, w.awarded_at, COUNT(*) OVER () "
-        f"FROM {award} w JOIN {achievement} a ON a.id = w.achievement_id "
-        "WHERE w.user_id = %s ORDER BY w.awarded_at DESC, w.id DESC LIMIT %s OFFSET %s"
-    )
+        f"SELECT u.language, a.code, {texts}, a.points, w.awarded_at, COUNT(w.id) OVER () "
+        f"FROM {user} u LEFT JOIN {award} w ON w.user_id = u.id "
+        f"LEFT JOIN {achievement} a ON a.id = w.achievement_id "
+        "WHERE LOWER(u.username) = %s ORDER BY w.awarded_at DESC, w.id DESC LIMIT %s OFFSET %s"
+    ), columns
 
 
-def award_page_for_user(
-    user: User, *, language: str, limit: int, offset: int
-) -> tuple[int, list[tuple]]:
-    """One page of a user's awards, newest first, as `award_list_for_user` orders them, and
-    the exact number of the user's awards.
+def award_page_for_username(
+    username: str, *, limit: int, offset: int
+) -> tuple[str, int, list[tuple]]:
+    """The holder's language, the exact number of their awards and one page of them, newest
+    first as `award_list_for_user` orders them, with the holder found as `user_get` finds them;
+    raises User.DoesNotExist.
 
-    Rows are `(code, name, description, points, awarded_at)`, the texts in `language` with
-    English where that translation is empty (modeltranslation's fallback). One statement for
-    a page that has rows; a page past the end costs a second one for the count.
+    Rows are `(code, name, description, points, awarded_at)`, the texts in the holder's language
+    with English where that translation is empty (modeltranslation's fallback). One statement
+    for a page that has rows or a holder without awards; a page past the end costs a second one.
     """
-    if language not in language_codes():
-        raise ValueError(f"Unknown language {language!r}.")
-    fallback = language != language_codes()[0]
+    if not username.isascii() or "\x00" in username:
+        raise User.DoesNotExist(username)
+    key = username.lower()
     # Past any user's awards either way, and within the database's integer range.
     offset = min(offset, _MAX_OFFSET)
+    sql, columns = _award_page_sql()
     with connection.cursor() as cursor:
-        cursor.execute(_award_page_sql(language), [user.pk, limit, offset])
+        cursor_native_timestamps(cursor)
+        cursor.execute(sql, [key, limit, offset])
         rows = cursor.fetchall()
         if rows:
-            count = rows[0][-1]
+            language, count = rows[0][0], rows[0][-1]
         else:
-            cursor.execute(
-                f"SELECT COUNT(*) FROM {Award._meta.db_table} WHERE user_id = %s", [user.pk]
-            )
-            count = cursor.fetchone()[0]
+            # Past the end (or nobody): the holder and the count in one snapshot again.
+            cursor.execute(_HOLDER_COUNT_SQL, [key])
+            holder = cursor.fetchone()
+            if holder is None:
+                raise User.DoesNotExist(username)
+            language, count = holder
+    codes = language_codes()
+    if language not in codes:
+        raise ValueError(f"Unknown language {language!r}.")
+    if count == 0:
+        return language, 0, []
+    # Row layout: language, code, names (one per language), descriptions, points, at, count.
+    name, english_name = 2 + codes.index(language), 2
+    text, english_text = name + len(codes), 2 + len(codes)
+    points = 2 + len(columns)
+    convert = None
     if connection.vendor == "sqlite":
         # SQLite hands back the timestamp as text (the ORM's converters are skipped here).
         convert = connection.ops.convert_datetimefield_value
-        rows = [(*row[:-2], convert(row[-2], None, connection), row[-1]) for row in rows]
-    if fallback:
-        page = [
-            (code, name or english_name or "", text or english_text or "", points, at)
-            for code, name, english_name, text, english_text, points, at, _count in rows
-        ]
-    else:
-        page = [
-            (code, name or "", text or "", points, at)
-            for code, name, text, points, at, _count in rows
-        ]
-    return count, page
+    page = [
+        (
+            row[1],
+            row[name] or row[english_name] or "",
+            row[text] or row[english_text] or "",
+            row[points],
+            row[points + 1] if convert is None else convert(row[points + 1], None, connection),
+        )
+        for row in rows
+    ]
+    return language, count, page
+
+
+_HOLDER_COUNT_SQL = (
+    f"SELECT u.language, (SELECT COUNT(*) FROM {Award._meta.db_table} w WHERE w.user_id = u.id) "
+    f"FROM {User._meta.db_table} u WHERE LOWER(u.username) = %s"
+)
 
 
 def award_list_recent() -> QuerySet[Award]:

@@ -82,16 +82,19 @@ MIDDLEWARE = [
     # DRF's JSON parser ignores DATA_UPLOAD_MAX_MEMORY_SIZE; this enforces it for every path.
     "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
-    "csp.middleware.CSPMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below): django-csp's
+    # middleware, with the header built once rather than per response.
+    "core.middleware.ContentSecurityPolicyMiddleware",
     # WhiteNoise serves static files when no nginx is in front (DEBUG off, `make run`).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # Django's, without the path-prefix lookups of i18n_patterns, which no URL uses.
+    "core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's, skipped under /api/ (no API response shows or stores messages).
+    "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Innermost, after authentication: stores and replays POSTs carrying an Idempotency-Key,
     # in the same transaction as the view's effect.
@@ -99,7 +102,8 @@ MIDDLEWARE = [
     "core.middleware.DatabaseUnavailableMiddleware",
     # Last, as django-axes asks: it turns a locked-out admin login into its 429 response.
     "axes.middleware.AxesMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus' own, with each labelled series looked up once instead of per request.
+    "core.middleware.PrometheusAfterMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -158,9 +162,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 # django-prometheus' wrappers of the same backends count and time every query. They subclass
-# Django's own, so OPTIONS (timeouts) and CONN_HEALTH_CHECKS keep working unchanged.
+# Django's own, so OPTIONS (timeouts) and CONN_HEALTH_CHECKS keep working unchanged. On
+# PostgreSQL, core's subclass of it skips the health check's round trip while the connection's
+# socket is quiet (core/db_backends/postgresql/base.py).
 DATABASES["default"]["ENGINE"] = {
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.postgresql": "core.db_backends.postgresql",
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 
@@ -299,6 +305,8 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "core.renderers.BrowsableAPIRenderer",
     ],
+    # DRF's, answering the commonest request (no Accept header, or */*) without parsing.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.renderers.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.exception_handler",

@@ -4,9 +4,13 @@ metadata) are formatted into the text."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
+import psycopg
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
+from psycopg.pq import Format
 
 _LOCK_SHARED = {
     "postgresql": "SELECT 1, {columns} FROM {table} WHERE id = %s FOR SHARE",
@@ -30,6 +34,25 @@ def row_lock_shared_values(model: type[Model], pk: int, *fields: str) -> tuple |
         cursor.execute(sql, [pk])
         row = cursor.fetchone()
     return None if row is None else tuple(row[1 : 1 + len(fields)])
+
+
+def cursor_native_timestamps(cursor) -> None:
+    """Make this cursor read `timestamptz` values with psycopg's own loader (compiled, in
+    psycopg[binary]) instead of Django's: the same instants, aware, in the session's time zone
+    (UTC, as Django sets it), for a hot read that only formats them. Nothing on SQLite or
+    without USE_TZ.
+
+    Django reads them through a pure-Python subclass of psycopg's loader, only to put its own
+    tzinfo object on each value: about 5 microseconds per value, 80 of the ~150 microseconds of
+    CPU a page of a user's awards takes on the app's side.
+    """
+    if connection.vendor == "postgresql" and settings.USE_TZ:
+        cursor.cursor.adapters.register_loader("timestamptz", _native_timestamptz_loader())
+
+
+@cache
+def _native_timestamptz_loader():
+    return psycopg.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, Format.TEXT)
 
 
 def statement_timeout_lift() -> None:

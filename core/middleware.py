@@ -7,12 +7,23 @@ import re
 import uuid
 from http import HTTPStatus
 
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
 from django.core.exceptions import DisallowedHost
 from django.core.signals import request_finished
 from django.dispatch import receiver
 from django.http import JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.urls import is_valid_path
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+from django_prometheus.middleware import (
+    PrometheusAfterMiddleware as DjangoPrometheusAfterMiddleware,
+)
 
 from core.errors import database_unavailable_response, is_database_unavailable
 from core.logging import request_id_var
@@ -96,6 +107,109 @@ class DatabaseUnavailableMiddleware:
             logger.warning("database unavailable: %s", exception)
             return database_unavailable_response()
         return None
+
+
+# What a view or decorator can set on a response to change its policy (django-csp's decorators).
+_CSP_PER_RESPONSE = frozenset(
+    f"_csp_{part}{suffix}"
+    for part in ("config", "update", "replace", "exempt")
+    for suffix in ("", "_ro")
+)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the policy built once instead of for every response.
+
+    django-csp builds the header from the settings on each response. Unless a response carries
+    a policy of its own (django-csp's decorators) or the request used a nonce, the header
+    depends on the settings alone: it is built by django-csp's own `build_policy` the first
+    time and reused, and built again if the settings object changes (override_settings).
+    Anything else goes to django-csp unchanged.
+    """
+
+    _built: dict = {}
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or not _CSP_PER_RESPONSE.isdisjoint(
+            vars(response)
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # django-csp leaves Django's debug pages alone
+        for header, name in (
+            (HEADER, "CONTENT_SECURITY_POLICY"),
+            (HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            config = getattr(settings, name, None)
+            built = self._built.get(name)
+            if built is None or built[0] is not config:
+                policy = build_policy(report_only=header == HEADER_REPORT_ONLY)
+                prefixes = tuple((config or {}).get("EXCLUDE_URL_PREFIXES") or ())
+                built = self._built[name] = (config, policy, prefixes)
+            _config, policy, prefixes = built
+            if policy and header not in response and not request.path_info.startswith(prefixes):
+                response[header] = policy
+        # As django-csp does: a nonce asked for after the header is written is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+
+class MessageMiddleware(DjangoMessageMiddleware):
+    """Django's messages (the admin's notices), left out of `/api/`: no API response, page of
+    the browsable API or doc UI shows or stores one, so an API request builds no message
+    storage (about 20 microseconds) and leaves the messages waiting for the admin."""
+
+    def process_request(self, request):
+        if not request.path_info.startswith(API_PREFIX):
+            super().process_request(request)
+
+
+class LocaleMiddleware(DjangoLocaleMiddleware):
+    """Django's LocaleMiddleware, without looking for a language in the path when no URL
+    pattern carries one (no `i18n_patterns`, as here): the language comes from the cookie and
+    `Accept-Language`, the response gets `Vary: Accept-Language` and `Content-Language`, as
+    Django's does in that case. With `i18n_patterns` it is Django's."""
+
+    def process_request(self, request):
+        if _language_prefix_patterns_used(request):
+            return super().process_request(request)
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        return None
+
+    def process_response(self, request, response):
+        if _language_prefix_patterns_used(request):
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response
+
+
+def _language_prefix_patterns_used(request) -> bool:
+    return is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]
+
+
+class PrometheusAfterMiddleware(DjangoPrometheusAfterMiddleware):
+    """django-prometheus' per-view middleware, with each labelled series looked up once.
+
+    It asks prometheus_client for the series of a metric and its labels six times a request
+    (`labels()` checks the label names, converts the values and takes a lock each time); the
+    series for given labels is always the same object, so it is kept here. The metrics and
+    their values are unchanged.
+    """
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self._series = {}
+
+    def label_metric(self, metric, request, response=None, **labels):
+        if not labels:
+            return metric
+        key = (metric, *labels.items())
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = metric.labels(**labels)
+        return series
 
 
 class HeadResponseMiddleware:

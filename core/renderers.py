@@ -1,5 +1,6 @@
 """Response formats: JSON for programs, DRF's browsable API for people in a browser."""
 
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BrowsableAPIRenderer as DRFBrowsableAPIRenderer
 from rest_framework.renderers import JSONRenderer
 
@@ -15,3 +16,21 @@ class BrowsableAPIRenderer(DRFBrowsableAPIRenderer):
             response["Content-Type"] = json.media_type
             return json.render(data, json.media_type, renderer_context)
         return super().render(data, accepted_media_type, renderer_context)
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, with the commonest request answered without parsing: no `Accept`
+    header or `*/*`, no `?format=` and no format suffix get the first renderer and its media
+    type, which is what DRF's own matching returns for them."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        first = renderers[0] if renderers else None
+        if (
+            first is not None
+            and first.media_type != "*/*"
+            and request.META.get("HTTP_ACCEPT", "*/*") == "*/*"
+            and not format_suffix
+            and not request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        ):
+            return first, first.media_type
+        return super().select_renderer(request, renderers, format_suffix)

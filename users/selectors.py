@@ -25,7 +25,7 @@ def user_get(username: str) -> User:
 def user_get_brief(username: str) -> User:
     """The user with this username in any case, with only `id`, `username` and `language`
     loaded (the rest read on access), found by one prepared statement instead of a compiled
-    query: for the hottest reads. Same rule as user_get; raises User.DoesNotExist."""
+    query: for a grant, the hottest write. Same rule as user_get; raises User.DoesNotExist."""
     if not username.isascii() or "\x00" in username:
         raise User.DoesNotExist(username)
     with connection.cursor() as cursor:

@@ -1,11 +1,12 @@
-"""The user awards list is built from plain rows (achievements.selectors.award_page_for_user),
+"""The user awards list is built from plain rows (achievements.selectors.award_page_for_username),
 not from AwardSerializer over model instances. These tests hold it to the serializer: the same
 JSON bytes for every language, fallback, page and time zone, the count exact at once after a
-write, and two statements per page."""
+write, and one statement per page (holder, count and rows)."""
 
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone, translation
 from rest_framework.renderers import JSONRenderer
@@ -116,13 +117,17 @@ def test_a_texts_change_shows_on_the_next_read(anonymous, grant, catalog):
     assert anonymous.get(awards_of("texts")).json()["results"][0]["name"] == "Renamed"
 
 
-def test_a_page_costs_the_user_lookup_and_one_statement(anonymous, grant, catalog, count_queries):
+def test_a_page_costs_one_statement(anonymous, grant, catalog, count_queries):
     user = UserFactory(username="counted")
+    UserFactory(username="empty")
     for entry in catalog:
         grant(user, entry)
-    assert count_queries(lambda: anonymous.get(awards_of("counted"), {"limit": 5})) == 2
+    assert count_queries(lambda: anonymous.get(awards_of("counted"), {"limit": 5})) == 1
+    # A holder without awards is one row of NULLs, still one statement.
+    assert count_queries(lambda: anonymous.get(awards_of("empty"))) == 1
     # Past the end there are no rows to carry the count: one more statement counts them.
-    assert count_queries(lambda: anonymous.get(awards_of("counted"), {"offset": 500})) == 3
+    assert count_queries(lambda: anonymous.get(awards_of("counted"), {"offset": 500})) == 2
+    assert count_queries(lambda: anonymous.get(awards_of("ghost"), {"offset": 500})) == 2
 
 
 @pytest.mark.parametrize(
@@ -137,7 +142,7 @@ def test_a_page_costs_the_user_lookup_and_one_statement(anonymous, grant, catalo
     ],
 )
 def test_the_holder_is_found_as_user_get_finds_it(anonymous, asked, found, db):
-    """The list looks the holder up with one raw statement; it follows user_get's rule."""
+    """The list finds the holder in its one raw statement; it follows user_get's rule."""
     UserFactory(username="Case_User", language="ru")
     response = anonymous.get(awards_of(asked))
     if found:
@@ -158,3 +163,14 @@ def test_the_browsable_page_of_a_users_awards_shows_them(anonymous, grant, catal
     page = response.content.decode()
     assert "Dragon" not in page and catalog[-1].code in page
     assert "offset=5" in page  # the paginator's controls
+
+
+@pytest.mark.parametrize("datetime_format", ["%Y-%m-%d %H:%M", None])
+def test_a_configured_datetime_format_is_followed(anonymous, grant, catalog, datetime_format):
+    user = UserFactory(username="formats", language="en")
+    for entry in catalog[:3]:
+        grant(user, entry)
+    rest_framework = {**settings.REST_FRAMEWORK, "DATETIME_FORMAT": datetime_format}
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        response = anonymous.get(awards_of("formats"))
+        assert response.content == serializer_body(user, awards_of("formats"), {})

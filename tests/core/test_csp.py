@@ -6,8 +6,12 @@ Without Chromium or Playwright the browser tests skip locally; in CI that is a f
 """
 
 import pytest
-from django.test import Client
+from csp.exceptions import CSPNonceError
+from csp.utils import build_policy
+from django.http import HttpResponse
+from django.test import Client, RequestFactory, override_settings
 
+from core.middleware import ContentSecurityPolicyMiddleware
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
 
 # Recorded before any page script runs; an init script is not itself subject to the policy.
@@ -28,6 +32,59 @@ def test_html_pages_carry_a_content_security_policy(path):
     assert "script-src 'self'" in policy
     assert "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
     assert "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/api/v1/achievements/", "/api/v1/no-such-route/"])
+def test_every_response_carries_django_csps_own_policy(path):
+    """The middleware builds the header once; it is the one django-csp builds each time."""
+    for _ in range(2):
+        assert Client().get(path)["Content-Security-Policy"] == build_policy()
+
+
+def middleware_response(response=None, request=None):
+    request = request or RequestFactory().get("/api/v1/achievements/")
+    middleware = ContentSecurityPolicyMiddleware(lambda request: response or HttpResponse())
+    return middleware(request)
+
+
+def test_a_settings_change_changes_the_policy():
+    before = middleware_response()["Content-Security-Policy"]
+    policy = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    with override_settings(
+        CONTENT_SECURITY_POLICY=policy, CONTENT_SECURITY_POLICY_REPORT_ONLY=policy
+    ):
+        response = middleware_response()
+        assert response["Content-Security-Policy"] == "default-src 'none'"
+        assert response["Content-Security-Policy-Report-Only"] == "default-src 'none'"
+        excluded = {**policy, "EXCLUDE_URL_PREFIXES": ["/api/"]}
+        with override_settings(CONTENT_SECURITY_POLICY=excluded):
+            assert "Content-Security-Policy" not in middleware_response()
+    after = middleware_response()
+    assert after["Content-Security-Policy"] == before
+    assert "Content-Security-Policy-Report-Only" not in after
+
+
+def test_a_policy_of_the_responses_own_or_a_nonce_goes_through_django_csp():
+    updated = HttpResponse()
+    updated._csp_update = {"img-src": ["https://images.example"]}
+    assert "https://images.example" in middleware_response(updated)["Content-Security-Policy"]
+    exempt = HttpResponse()
+    exempt._csp_exempt = True
+    assert "Content-Security-Policy" not in middleware_response(exempt)
+    request = RequestFactory().get("/")
+    middleware = ContentSecurityPolicyMiddleware(
+        lambda request: str(request.csp_nonce) and HttpResponse()
+    )
+    policy = middleware(request)["Content-Security-Policy"]
+    assert policy == build_policy(nonce=request._csp_nonce)
+
+
+def test_a_nonce_asked_for_after_the_header_is_written_is_an_error():
+    request = RequestFactory().get("/")
+    middleware_response(request=request)
+    with pytest.raises(CSPNonceError):
+        str(request.csp_nonce)
 
 
 @pytest.mark.django_db

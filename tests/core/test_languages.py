@@ -7,9 +7,13 @@ import sys
 import textwrap
 
 import pytest
+from django.http import HttpResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.test import RequestFactory, override_settings
+from django.utils import translation
 
 from core.languages import UnsupportedLanguage, language_codes, request_language
+from core.middleware import LocaleMiddleware
 from tests.helpers import REPO_ROOT, clean_environment
 
 THIRD_LANGUAGE_SCRIPT = textwrap.dedent(
@@ -137,3 +141,26 @@ def test_the_environment_helper_drops_the_developers_dotenv_variables(monkeypatc
 
     assert "DATABASE_URL" not in clean_environment()
     assert os.environ["DATABASE_URL"] == "postgres://elsewhere/db"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Accept-Language": "ru-RU,en;q=0.5"},
+        {"Accept-Language": "de"},
+        {"Cookie": "django_language=ru"},
+    ],
+)
+@pytest.mark.parametrize("path", ["/", "/api/v1/users/", "/ru/achievements/"])
+def test_the_locale_middleware_answers_as_djangos_without_i18n_patterns(headers, path):
+    """core.middleware.LocaleMiddleware skips the path-prefix lookups, which no URL uses here;
+    the language, Content-Language and Vary are Django's."""
+
+    def seen(middleware_class):
+        request = RequestFactory().get(path, headers=headers)
+        response = middleware_class(lambda request: HttpResponse())(request)
+        translation.deactivate()
+        return request.LANGUAGE_CODE, response["Content-Language"], response["Vary"]
+
+    assert seen(LocaleMiddleware) == seen(DjangoLocaleMiddleware)

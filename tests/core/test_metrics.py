@@ -4,6 +4,7 @@ Sentry, which stays off (no SDK client, so no network) unless SENTRY_DSN is set.
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -30,6 +31,37 @@ def test_loopback_reads_request_database_and_view_metrics(client):
     assert 'view="user-list"' in body
     assert "django_http_requests_latency_seconds_by_view_method_bucket{" in body
     assert "django_db_query_duration_seconds_bucket{" in body
+
+
+def series_value(body: str, name: str, **labels) -> float:
+    """The value of the one series of `name` carrying these labels (0 when absent)."""
+    for line in body.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.django_db
+def test_every_request_counts_in_its_views_series(client):
+    """The series are looked up once and kept (core.middleware.PrometheusAfterMiddleware);
+    each request still adds to its own."""
+    name = "django_http_requests_total_by_view_transport_method_total"
+    by_status = "django_http_responses_total_by_status_view_method_total"
+    before = scrape().content.decode()
+    for _ in range(3):
+        client.get("/api/v1/users/")
+    client.get("/api/v1/users/nobody-here/")
+    after = scrape().content.decode()
+    assert (
+        series_value(after, name, view="user-list", method="GET")
+        - series_value(before, name, view="user-list", method="GET")
+        == 3
+    )
+    assert (
+        series_value(after, by_status, status="404", view="user-detail")
+        - series_value(before, by_status, status="404", view="user-detail")
+        == 1
+    )
 
 
 @pytest.mark.django_db
@@ -121,14 +153,21 @@ def test_under_gunicorn_metrics_add_up_every_worker(tmp_path):
         "served-by %(p)s %(U)s",
         WEB_CONCURRENCY="3",
     )
+    # Bursts of 30 until two workers have served some: the first worker up can serve a whole
+    # burst while the others still load the app.
+    sent, deadline = 0, time.monotonic() + 30
     try:
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            list(pool.map(lambda _: fetch(server.port, "/api/v1/users/"), range(30)))
+        while True:
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                list(pool.map(lambda _: fetch(server.port, "/api/v1/users/"), range(30)))
+            sent += 30
+            workers = set(re.findall(r"served-by <(\d+)> /api/v1/users/", server.log()))
+            if len(workers) > 1 or time.monotonic() > deadline:
+                break
         body = fetch(server.port, "/metrics").body.decode()
     finally:
         server.stop()
     counter = "django_http_requests_total_by_view_transport_method_total"
     served = re.findall(rf'{counter}\{{[^}}]*view="user-list"[^}}]*\}} (\S+)', body)
-    assert sum(float(value) for value in served) == 30
-    workers = set(re.findall(r"served-by <(\d+)> /api/v1/users/", server.log()))
+    assert sum(float(value) for value in served) == sent
     assert len(workers) > 1, "one worker served every request: nothing was shown"

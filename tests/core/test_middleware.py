@@ -10,12 +10,13 @@ import io
 import sys
 
 import pytest
+from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.test import Client, RequestFactory
 
 from achievements.models import Achievement, Award
 from core.middleware import HeadResponseMiddleware
-from tests.factories import AchievementFactory, UserFactory
+from tests.factories import AchievementFactory, OperatorFactory, UserFactory
 from users import api as users_api
 from users.models import User
 
@@ -303,3 +304,20 @@ def test_a_query_string_over_djangos_field_limit_is_a_json_400(anonymous, scene)
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert response.json() == {"detail": "Bad request."}
+
+
+def test_api_requests_leave_the_admins_messages_waiting(db):
+    """No API response shows a message, so an API request neither builds the message storage
+    nor consumes a message the admin has queued; the next page still has it."""
+    client = Client()
+    client.force_login(OperatorFactory())
+    queued = client.get("/admin/")
+    messages.add_message(queued.wsgi_request, messages.INFO, "Saved.")
+    queued.wsgi_request._messages.update(queued)
+    client.cookies.update(queued.cookies)
+
+    api_response = client.get("/api/v1/achievements/")
+    assert api_response.status_code == 200
+    assert not hasattr(api_response.wsgi_request, "_messages")
+    page = client.get("/admin/")
+    assert [str(message) for message in messages.get_messages(page.wsgi_request)] == ["Saved."]

@@ -2,11 +2,13 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from achievements.models import Achievement, Award
+from core.permissions import ModelPermissionsOrReadOnly
 from tests.factories import AchievementFactory, OperatorFactory, UserFactory
 from tests.helpers import token_client
 from users.models import User
@@ -264,3 +266,22 @@ def test_a_staff_session_without_permissions_is_403(scene):
 
     assert response.status_code == 403
     assert not User.objects.filter(username="newbie").exists()
+
+
+@pytest.mark.parametrize("method", ["get", "head", "options", "post"])
+def test_a_read_is_allowed_before_the_views_queryset_is_built(method):
+    """Reads need no permission, so the check allows them without the view's queryset; a write
+    still finds its model there."""
+
+    class View:
+        built = 0
+
+        def get_queryset(self):
+            View.built += 1
+            return Award.objects.all()
+
+    request = Request(getattr(APIRequestFactory(), method)("/api/v1/users/ann/achievements/"))
+    request.user = AnonymousUser()
+    allowed = ModelPermissionsOrReadOnly().has_permission(request, View())
+    assert allowed is (method != "post")
+    assert View.built == (method == "post")

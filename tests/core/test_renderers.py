@@ -4,9 +4,16 @@ are JSON for everyone."""
 import json
 import re
 
+import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
+from rest_framework import exceptions
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+from rest_framework.test import APIRequestFactory
 
+from core.renderers import ContentNegotiation
 from tests.factories import UserFactory
 from tests.helpers import text
 
@@ -61,3 +68,29 @@ def test_a_bad_write_from_a_browser_session_is_answered_in_json(db):
 
     assert response.status_code in {401, 403}
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [None, "*/*", "application/json", "text/html", BROWSER_ACCEPT, "*/*; q=0.5", "text/*"],
+)
+@pytest.mark.parametrize("query", [{}, {"format": "json"}, {"format": "api"}, {"format": ""}])
+@pytest.mark.parametrize("suffix", [None, "json"])
+def test_negotiation_chooses_as_drf_does(accept, query, suffix):
+    """The shortcut for no Accept header or */* picks DRF's own renderer and media type."""
+    headers = {} if accept is None else {"HTTP_ACCEPT": accept}
+    request = Request(APIRequestFactory().get("/api/v1/users/", query, **headers))
+    renderers = [renderer() for renderer in api_settings.DEFAULT_RENDERER_CLASSES]
+
+    def choose(negotiation):
+        try:
+            renderer, media_type = negotiation.select_renderer(request, renderers, suffix)
+        except exceptions.NotAcceptable:
+            return "406"
+        return type(renderer), media_type
+
+    assert choose(ContentNegotiation()) == choose(DefaultContentNegotiation())
+
+
+def test_the_api_negotiates_with_the_shortcut():
+    assert api_settings.DEFAULT_CONTENT_NEGOTIATION_CLASS is ContentNegotiation
