@@ -105,3 +105,25 @@ def token_client(key: str) -> APIClient:
 def text(response) -> str:
     """The response body as text, for `in` checks."""
     return response.content.decode()
+
+
+def fallback_catalog():
+    """Achievements whose texts exercise the language fallback and JSON escaping: a full
+    Russian translation, an empty and a missing one (English shown), characters JSON escapes,
+    and a hidden entry."""
+    from tests.factories import AchievementFactory
+
+    return [
+        AchievementFactory(code="full", points=5, name_ru="Полный", description_ru="Всё"),
+        AchievementFactory(code="empty-ru", points=7, name_ru="", description_ru=""),
+        AchievementFactory(code="null-ru", points=9, name_ru=None, description_ru=None),
+        AchievementFactory(
+            code="quotes",
+            points=1,
+            name_en='Say "hi"\\ \u2028 <b>',
+            name_ru="Скажи «привет»\u2029",
+            description_en="tab\there\nline",
+            description_ru="",
+        ),
+        AchievementFactory(code="secret", points=3, hidden=True),
+    ]

@@ -18,6 +18,7 @@ from achievements.selectors import award_list_for_user
 from achievements.serializers import AwardSerializer
 from core.pagination import Pagination
 from tests.factories import AchievementFactory, UserFactory
+from tests.helpers import fallback_catalog
 from users.api import USER_NOT_FOUND
 
 
@@ -38,21 +39,9 @@ def serializer_body(user, path: str, query: dict) -> bytes:
 
 @pytest.fixture
 def catalog(db):
-    """Entries whose texts exercise the fallback: a full translation, an empty and a missing
-    Russian text (English shown), characters JSON escapes, and a hidden entry."""
+    """The fallback catalog (tests.helpers) and seven plain entries."""
     return [
-        AchievementFactory(code="full", points=5, name_ru="Полный", description_ru="Всё"),
-        AchievementFactory(code="empty-ru", points=7, name_ru="", description_ru=""),
-        AchievementFactory(code="null-ru", points=9, name_ru=None, description_ru=None),
-        AchievementFactory(
-            code="quotes",
-            points=1,
-            name_en='Say "hi"\\ \u2028 <b>',
-            name_ru="Скажи «привет»\u2029",
-            description_en="tab\there\nline",
-            description_ru="",
-        ),
-        AchievementFactory(code="secret", points=3, hidden=True),
+        *fallback_catalog(),
         *[AchievementFactory(code=f"bulk-{i:02d}", points=i + 1) for i in range(7)],
     ]
 

@@ -17,6 +17,7 @@ from achievements.selectors import achievement_get, achievement_get_brief
 from achievements.serializers import AwardSerializer
 from tests.achievements.test_grant_paths import NEW_GRANT_STATEMENTS, REPEAT_GRANT_STATEMENTS
 from tests.factories import AchievementFactory, UserFactory
+from tests.helpers import fallback_catalog
 from users.api import USER_NOT_FOUND
 
 
@@ -121,20 +122,7 @@ def serializer_body(award: Award, language: str) -> bytes:
 @pytest.mark.parametrize("language", ["en", "ru"])
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo"])
 def test_the_answer_is_the_serializers_json_byte_for_byte(api, language, zone, db):
-    entries = [
-        AchievementFactory(code="full", points=5, name_ru="Полный", description_ru="Всё"),
-        AchievementFactory(code="empty-ru", points=7, name_ru="", description_ru=""),
-        AchievementFactory(code="null-ru", points=9, name_ru=None, description_ru=None),
-        AchievementFactory(
-            code="quotes",
-            points=1,
-            name_en='Say "hi"\\ \u2028 <b>',
-            name_ru="Скажи «привет»\u2029",
-            description_en="tab\there\nline",
-            description_ru="",
-        ),
-        AchievementFactory(code="secret", points=3, hidden=True),
-    ]
+    entries = fallback_catalog()
     holder = UserFactory(username="holder", language=language)
     backdated = (timezone.now() - timedelta(days=3)).replace(microsecond=123456)
     with override_settings(TIME_ZONE=zone):

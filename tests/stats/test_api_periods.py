@@ -472,14 +472,20 @@ def walk_by_cursor(api, limit: int, **params) -> list[dict]:
     return results
 
 
+def tied_world(seed: int, steps: int) -> World:
+    """A world of 16 users over 5 achievements (many ties), 70 grants, then `steps` more."""
+    world = World(seed=seed, users=16, achievements=5)
+    for _ in range(70):
+        world.grant()
+    for _ in range(steps):
+        world.step()
+    return world
+
+
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu"])
 def test_walking_every_board_by_cursor_gives_the_oracles_ranking(api, time_zone, zone):
     time_zone(zone)
-    world = World(seed=31, users=16, achievements=5)  # few achievements: many ties
-    for _ in range(70):
-        world.grant()
-    for _ in range(20):
-        world.step()
+    world = tied_world(seed=31, steps=20)
     oracle = world.oracle()
     days = days_to_ask(oracle)
     for by in ("points", "achievements"):
@@ -494,11 +500,7 @@ def test_walking_every_board_by_cursor_gives_the_oracles_ranking(api, time_zone,
 @pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu"])
 def test_a_page_at_any_offset_of_any_board_gives_the_oracles_rows_and_count(api, time_zone, zone):
     time_zone(zone)
-    world = World(seed=37, users=16, achievements=5)  # few achievements: many ties
-    for _ in range(70):
-        world.grant()
-    for _ in range(20):
-        world.step()
+    world = tied_world(seed=37, steps=20)
     oracle = world.oracle()
     days = days_to_ask(oracle)
     for by in ("points", "achievements"):
@@ -517,11 +519,7 @@ def test_a_cursor_or_around_rank_is_exact_counted_from_either_end(api, time_zone
     """The all-time board counts a rank from the end its (possibly stale) middle-figure hint
     says is nearer; pinned to each end here, both give the oracle's ranks and counts."""
     time_zone("UTC")
-    world = World(seed=41, users=16, achievements=5)  # few achievements: many ties
-    for _ in range(70):
-        world.grant()
-    for _ in range(10):
-        world.step()
+    world = tied_world(seed=41, steps=10)
     oracle = world.oracle()
     day = days_to_ask(oracle)[0]
     for figure in selectors.LEADERBOARD_FIGURES.values():
