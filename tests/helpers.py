@@ -6,9 +6,12 @@ import re
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,3 +130,34 @@ def fallback_catalog():
         ),
         AchievementFactory(code="secret", points=3, hidden=True),
     ]
+
+
+def run_together(jobs: list[Callable[[], object]], timeout: float = 60) -> list[object]:
+    """Run each job in its own thread, all started at once; return their results in order.
+
+    Each thread has its own database connection, opened before a barrier releases them all
+    and closed when it ends. Fails the test if any job raised (a deadlock or lock timeout
+    included) or hung for `timeout` seconds.
+    """
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+    errors: list[BaseException] = []
+
+    def work(index: int, job: Callable[[], object]) -> None:
+        try:
+            connection.ensure_connection()  # connect first, so the barrier releases real work
+            barrier.wait(timeout=timeout)
+            results[index] = job()
+        except BaseException as exc:  # reported to the test thread below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not [t for t in threads if t.is_alive()], "a thread hung: lock wait or deadlock"
+    assert errors == [], f"{len(errors)} thread(s) failed, first: {errors[0]!r}"
+    return results

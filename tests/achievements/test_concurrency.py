@@ -8,7 +8,6 @@ mode), so these races cannot happen there.
 import contextlib
 import random
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from achievements.queries import figures_mismatches
 from achievements.services.awards import award_grant, award_grant_many, award_revoke
 from achievements.services.catalog import achievement_create, achievement_update
 from tests.factories import AchievementFactory, UserFactory
+from tests.helpers import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,35 +30,6 @@ pytestmark = [
 ]
 
 JOIN_TIMEOUT = 60
-
-
-def run_together(jobs: list[Callable[[], object]]) -> list[object]:
-    """Run each job in its own thread, all started at once; return their results in order.
-
-    Fails the test if any job raised (a deadlock or lock timeout included) or hung.
-    """
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-    errors: list[BaseException] = []
-
-    def work(index: int, job: Callable[[], object]) -> None:
-        try:
-            connection.ensure_connection()  # connect first, so the barrier releases real work
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            results[index] = job()
-        except BaseException as exc:  # reported to the test thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not [t for t in threads if t.is_alive()], "a thread hung: lock wait or deadlock"
-    assert errors == [], f"{len(errors)} thread(s) failed, first: {errors[0]!r}"
-    return results
 
 
 def figures(user) -> tuple[int, int]:

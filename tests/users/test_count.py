@@ -2,8 +2,6 @@
 write: the API, the admin, the services, factories, bulk seeding, raw SQL, a flush, and
 concurrent registrations and deletions on PostgreSQL."""
 
-import threading
-
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -11,6 +9,7 @@ from django.db.models import F
 
 from achievements.seeding import bench_seed
 from tests.factories import UserFactory
+from tests.helpers import run_together
 from users.models import User, UserCount
 from users.selectors import user_count
 from users.services import (
@@ -159,29 +158,15 @@ def test_truncating_the_users_empties_the_counter():
     reason="SQLite has one writer at a time: real concurrency needs PostgreSQL",
 )
 def test_concurrent_registrations_and_deletions_are_all_counted():
-    threads, per_thread, errors = 6, 15, []
-    barrier = threading.Barrier(threads)
+    threads, per_thread = 6, 15
 
     def work(index: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            for n in range(per_thread):
-                user = user_create(username=f"t{index}-{n}")
-                if n % 3 == 0:
-                    user_delete(user=user)
-        except BaseException as exc:  # reported to the test thread below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for n in range(per_thread):
+            user = user_create(username=f"t{index}-{n}")
+            if n % 3 == 0:
+                user_delete(user=user)
 
-    pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(120)
-    assert not [t for t in pool if t.is_alive()], "a thread hung: lock wait or deadlock"
-    assert errors == [], f"{len(errors)} thread(s) failed, first: {errors[0]!r}"
+    run_together([lambda i=i: work(i) for i in range(threads)], timeout=120)
 
     assert user_count() == threads * (per_thread - 5)
     assert_counted()
@@ -195,39 +180,17 @@ def test_concurrent_registrations_and_deletions_are_all_counted():
     reason="SQLite has one writer at a time: real concurrency needs PostgreSQL",
 )
 def test_rebuilding_while_users_register_keeps_the_count_exact():
-    writers, per_writer, errors = 4, 12, []
-    barrier = threading.Barrier(writers + 1)
+    writers, per_writer = 4, 12
 
     def register(index: int) -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            for n in range(per_writer):
-                user_create(username=f"r{index}-{n}")
-        except BaseException as exc:  # reported to the test thread below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for n in range(per_writer):
+            user_create(username=f"r{index}-{n}")
 
     def rebuild() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=60)
-            for _ in range(5):
-                user_count_rebuild()
-        except BaseException as exc:  # reported to the test thread below
-            errors.append(exc)
-        finally:
-            connection.close()
+        for _ in range(5):
+            user_count_rebuild()
 
-    pool = [threading.Thread(target=register, args=(i,)) for i in range(writers)]
-    pool.append(threading.Thread(target=rebuild))
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(120)
-    assert not [t for t in pool if t.is_alive()], "a thread hung: lock wait or deadlock"
-    assert errors == [], f"{len(errors)} thread(s) failed, first: {errors[0]!r}"
+    run_together([*(lambda i=i: register(i) for i in range(writers)), rebuild], timeout=120)
 
     assert user_count() == writers * per_writer
     assert_counted()
