@@ -31,6 +31,19 @@ CHROMIUM_ARGS = [
 SETTINGS_PATH = REPO_ROOT / "achievements_site" / "settings.py"
 
 
+# Names asked for a user registered as "Case_User", and whether each must find it: any case of
+# the ASCII name does; a look-alike (the Kelvin sign lower-cases to "k"), a NUL or another
+# name does not.
+CASE_USER_LOOKUPS = [
+    ("Case_User", True),
+    ("case_user", True),
+    ("CASE_USER", True),
+    ("case_\u212aser", False),
+    ("case\x00user", False),
+    ("ghost", False),
+]
+
+
 def settings_variables() -> set[str]:
     """Every environment variable the settings read."""
     text = SETTINGS_PATH.read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from achievements.selectors import achievement_get, achievement_get_brief
 from achievements.serializers import AwardSerializer
 from tests.achievements.test_grant_paths import NEW_GRANT_STATEMENTS, REPEAT_GRANT_STATEMENTS
 from tests.factories import AchievementFactory, UserFactory
-from tests.helpers import fallback_catalog
+from tests.helpers import CASE_USER_LOOKUPS, fallback_catalog
 from users.api import USER_NOT_FOUND
 
 
@@ -86,17 +86,7 @@ def test_a_nul_in_the_code_gets_the_answer_it_got_from_the_queryset(api, db):
         assert list(response.json()) == ["detail"]
 
 
-@pytest.mark.parametrize(
-    "asked, found",
-    [
-        ("Case_User", True),
-        ("case_user", True),
-        ("CASE_USER", True),
-        ("case_\u212aser", False),
-        ("case\x00user", False),
-        ("ghost", False),
-    ],
-)
+@pytest.mark.parametrize("asked, found", CASE_USER_LOOKUPS)
 def test_the_holder_is_found_as_user_get_finds_it(api, asked, found, db):
     holder = UserFactory(username="Case_User", language="ru")
     AchievementFactory(code="dragon", name_ru="Дракон")
