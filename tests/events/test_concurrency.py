@@ -6,7 +6,6 @@ equal the oracle over the raw events.
 """
 
 import random
-import threading
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from events.services import measures_check
 from tests.events.oracle import EventRow, measures
 from tests.events.test_services import stored_measures
 from tests.factories import UserFactory
-from tests.helpers import token_client
+from tests.helpers import run_together, token_client
 from users.models import User
 from users.services import user_update
 
@@ -97,44 +96,16 @@ def test_racing_batches_with_retries_count_each_event_once(seed, integration_tok
             )
             time.sleep(0.2)
 
-    barrier = threading.Barrier(THREADS + 1)
     accepted = [0] * THREADS
-    failures: list[object] = []
 
     def work(index: int) -> None:
-        try:
-            client = token_client(integration_token)
-            connection.ensure_connection()
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            for batch in plans[index]:
-                response = client.post("/api/v1/events/", {"events": batch}, format="json")
-                if response.status_code != 200:
-                    failures.append((response.status_code, response.content[:200]))
-                    return
-                accepted[index] += response.json()["accepted"]
-        except BaseException as exc:  # reported to the test thread below
-            failures.append(exc)
-        finally:
-            connection.close()
+        client = token_client(integration_token)
+        for batch in plans[index]:
+            response = client.post("/api/v1/events/", {"events": batch}, format="json")
+            assert response.status_code == 200, response.content[:200]
+            accepted[index] += response.json()["accepted"]
 
-    def toggler() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            toggle()
-        except BaseException as exc:  # reported to the test thread below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
-    threads.append(threading.Thread(target=toggler))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not [t for t in threads if t.is_alive()], "a thread hung: lock wait or deadlock"
-    assert failures == []
+    run_together([*(lambda i=i: work(i) for i in range(THREADS)), toggle], JOIN_TIMEOUT)
 
     sent = {e["id"]: e for batches in plans for batch in batches for e in batch}
     assert sum(accepted) == len(sent) == Event.objects.count()
@@ -209,44 +180,19 @@ def test_zone_changes_racing_batches_leave_every_day_in_the_final_zone(integrati
             rule={"event": type_, "measure": measure},
         )
     changes = [(rng.choice(users).pk, rng.choice(ZONES)) for _ in range(24)]
-    barrier = threading.Barrier(THREADS)
-    failures: list[object] = []
 
     def work(index: int) -> None:
-        try:
-            client = token_client(integration_token)
-            connection.ensure_connection()
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            for batch in plans[index]:
-                response = client.post("/api/v1/events/", {"events": batch}, format="json")
-                if response.status_code != 200:
-                    failures.append((response.status_code, response.content[:200]))
-                    return
-        except BaseException as exc:  # reported to the test thread below
-            failures.append(exc)
-        finally:
-            connection.close()
+        client = token_client(integration_token)
+        for batch in plans[index]:
+            response = client.post("/api/v1/events/", {"events": batch}, format="json")
+            assert response.status_code == 200, response.content[:200]
 
     def rezone() -> None:
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            for user_id, zone in changes:
-                user_update(user=User.objects.get(pk=user_id), time_zone=zone)
-                time.sleep(0.05)
-        except BaseException as exc:  # reported to the test thread below
-            failures.append(exc)
-        finally:
-            connection.close()
+        for user_id, zone in changes:
+            user_update(user=User.objects.get(pk=user_id), time_zone=zone)
+            time.sleep(0.05)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS - 1)]
-    threads.append(threading.Thread(target=rezone))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not [t for t in threads if t.is_alive()], "a thread hung: lock wait or deadlock"
-    assert failures == []
+    run_together([*(lambda i=i: work(i) for i in range(THREADS - 1)), rezone], JOIN_TIMEOUT)
 
     sent = {e["id"]: e for batches in plans for batch in batches for e in batch}
     zones = {
