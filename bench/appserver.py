@@ -1,5 +1,6 @@
-"""What the benchmarks that drive the app over HTTP share: gunicorn started with the repo's
-`gunicorn.conf.py` and waited for, and the CPU time a process has spent."""
+"""What the benchmarks that drive the app over HTTP share: their PostgreSQL database made if
+missing, gunicorn started with the repo's `gunicorn.conf.py` and waited for, and the CPU time a
+process has spent."""
 
 import http.client
 import os
@@ -7,9 +8,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database `url` names, if it does not exist yet."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def gunicorn_start(port: int, env: dict[str, str]) -> subprocess.Popen:

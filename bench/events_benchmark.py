@@ -27,12 +27,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.appserver import cpu_seconds, gunicorn_start  # noqa: E402
+from bench.appserver import cpu_seconds, ensure_database, gunicorn_start  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "achievements_site.settings")
 os.environ.setdefault("DEBUG", "1")  # for the setup in this process only; gunicorn runs DEBUG=0
@@ -42,17 +42,6 @@ STATEMENT_TIMEOUT_MS = os.environ.get("DB_STATEMENT_TIMEOUT_MS", "15000")
 os.environ["DB_STATEMENT_TIMEOUT_MS"] = "0"
 
 HOST = "127.0.0.1"
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup(users: int, awards: int) -> tuple[str, list[str]]:

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.appserver import cpu_seconds, gunicorn_start  # noqa: E402
+from bench.appserver import cpu_seconds, ensure_database, gunicorn_start  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "achievements_site.settings")
 os.environ.setdefault("DEBUG", "1")  # for the setup in this process only; gunicorn runs DEBUG=0
@@ -53,17 +53,6 @@ os.environ.setdefault("WEBHOOK_ALLOW_HTTP", "1")
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "1")
 
 HOST = "127.0.0.1"
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def drop_database(url: str) -> None:
