@@ -110,10 +110,14 @@ def assert_serving(app) -> None:
 
 
 def kill_app_connections(cluster) -> None:
-    """End the app's open database sessions, so its next request must connect afresh."""
+    """End the app's open database sessions, so its next request must connect afresh.
+
+    Waits (up to 5 s each) until the sessions are gone: a session still ending when the next
+    request arrives would answer that request's first statement with its goodbye, a failure
+    no health check can see coming."""
     with psycopg.connect(cluster.url(), autocommit=True) as connection:
         connection.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
             "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
 
