@@ -29,7 +29,7 @@ from stats.serializers import (
     achievement_rarity_rows,
 )
 from users.models import USERNAME_MAX_LENGTH, USERNAME_REGEX, User
-from users.selectors import user_count, user_get
+from users.selectors import user_get
 
 
 class StreaksQuery(serializers.Serializer):
@@ -301,9 +301,6 @@ class AchievementStatsView(LanguageMixin, StatsListView):
         page = self.paginate_queryset(selectors.achievement_rarity())
         rows = achievement_rarity_rows(page, credentials=request_has_credentials(request))
         return self.get_paginated_response(rows)
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "users": user_count()}
 
 
 class SummaryView(StatsView):
