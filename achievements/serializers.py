@@ -7,8 +7,7 @@ from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from modeltranslation.utils import build_localized_fieldname
-from rest_framework import ISO_8601, serializers
-from rest_framework.settings import api_settings
+from rest_framework import serializers
 
 from achievements.hidden import mask_representation, request_has_credentials, texts_revealed
 from achievements.models import (
@@ -34,6 +33,7 @@ from core.fields import (
     StrictCharField,
     StrictIntegerField,
     StrictSlugRelatedField,
+    datetime_representer,
 )
 from core.languages import language_codes
 
@@ -206,16 +206,7 @@ _AWARDED_AT = serializers.DateTimeField(read_only=True)
 def award_rows_representation(rows) -> list[dict]:
     """AwardSerializer's output for rows of `award_page_for_username`, built without model
     instances (the user awards list is the hottest read); equal by test."""
-    represent = _AWARDED_AT.to_representation
-    zone = _AWARDED_AT.default_timezone()
-    output_format = getattr(_AWARDED_AT, "format", api_settings.DATETIME_FORMAT)
-    if zone is not None and output_format is not None and output_format.lower() == ISO_8601:
-        # DateTimeField's own steps for an aware value in ISO 8601, with the zone it reads
-        # per value (the current one) read once per page.
-        def represent(value):
-            text = value.astimezone(zone).isoformat()
-            return text[:-6] + "Z" if text.endswith("+00:00") else text
-
+    represent = datetime_representer(_AWARDED_AT)
     return [
         {
             "achievement": code,

@@ -2,7 +2,6 @@
 
 from types import SimpleNamespace
 
-from django.utils import timezone
 from modeltranslation.translator import translator
 from modeltranslation.utils import build_localized_fieldname, get_language, resolution_order
 from rest_framework import serializers
@@ -10,6 +9,7 @@ from rest_framework import serializers
 from achievements.hidden import LOCKED_DESCRIPTION, LOCKED_NAME, texts_revealed
 from achievements.models import Achievement
 from achievements.serializers import AchievementSerializer
+from core.fields import datetime_representer
 from core.languages import language_codes
 from stats.selectors import holders_percent
 
@@ -79,7 +79,7 @@ def achievement_rarity_rows(catalog: list[dict], *, credentials: bool) -> list[d
         for field in ("name", "description")
         for code in language_codes()
     ]
-    zone = timezone.get_current_timezone()
+    represent = datetime_representer()
     locked = {"name": str(LOCKED_NAME), "description": str(LOCKED_DESCRIPTION)}
     rows = []
     for entry in catalog:
@@ -97,9 +97,7 @@ def achievement_rarity_rows(catalog: list[dict], *, credentials: bool) -> list[d
             row[field] = _translated(entry, field, languages) if revealed else locked[field]
         for column in columns:
             row[column] = entry[column] if revealed else None
-        # As DRF's DateTimeField writes it: in the current zone, ISO 8601, UTC as "Z".
-        created_at = entry["created_at"].astimezone(zone).isoformat()
-        row["created_at"] = created_at[:-6] + "Z" if created_at.endswith("+00:00") else created_at
+        row["created_at"] = represent(entry["created_at"])
         row["holders"] = entry["holders"]
         row["holders_percent"] = holders_percent(entry["holders"], entry["users"])
         rows.append(row)

@@ -85,3 +85,13 @@ def test_holders_percent_is_the_oracles_after_users_come_and_go(catalog, api):
     for row in body["results"]:
         assert row["holders"] == expected[row["code"]]["holders"]
         assert row["holders_percent"] == expected[row["code"]]["holders_percent"]
+
+
+@pytest.mark.parametrize("datetime_format", ["%Y-%m-%d %H:%M", None])
+def test_a_configured_datetime_format_is_followed(catalog, settings, datetime_format):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DATETIME_FORMAT": datetime_format}
+
+    response = APIClient().get(RARITY, {"lang": "en"})
+
+    assert response.status_code == 200
+    assert response.content == serializer_body("en", credentials=False)
