@@ -13,7 +13,10 @@ see the same load). Per scenario it also reports a CPU cost model, in millisecon
 request: the gunicorn processes (workers and the master, recycled workers included), the
 PostgreSQL backends serving the benchmark database (sampled from /proc; a backend that exits
 during a scenario is missed), and wrk itself. wrk and the server share the machine's cores, so
-requests/s is what the machine does with both; the CPU figures do not depend on that.
+requests/s is what the machine does with both; the CPU figures do not depend on that. The
+throughput scenarios also get their requests/s as a share of the minimal DRF view's in the same
+run, which moves much less than requests/s from one machine to another (issue 17's machines gave
+DRF floors from 1,644 to 2,882 req/s).
 
 Scenarios: user_awards (GET a random user's awards), drf_floor and django_floor (a minimal DRF
 view and a minimal Django view, served by bench.load.urls only, through the same middleware),
@@ -280,17 +283,30 @@ def spread(values, fmt="{:.0f}") -> str:
     return " / ".join(fmt.format(v) for v in (values[0], statistics.median(values), values[-1]))
 
 
+def floor_share(runs: list[dict], name: str) -> str:
+    """A throughput scenario's requests/s over the minimal DRF view's in the same run (median
+    of the runs): a figure that a faster or slower machine moves much less than requests/s."""
+    shares = [
+        run[name]["rps"] / run["drf_floor"]["rps"]
+        for run in runs
+        if name in THROUGHPUT
+        and "skipped" not in run.get(name, {"skipped": 1})
+        and run.get("drf_floor", {}).get("rps")
+    ]
+    return f"{statistics.median(shares):.2f}" if shares else "-"
+
+
 def table(label: str, runs: list[dict], scenarios: list[str]) -> None:
     print(f"\n#### {label}\n")
     print(
-        "| scenario | req/s min / median / max | p50 ms (median) | p99 ms (median) "
-        "| app CPU ms/req | db CPU ms/req | wrk CPU ms/req | non-2xx | statuses |"
+        "| scenario | req/s min / median / max | share of the DRF floor (median) | p50 ms (median) "
+        "| p99 ms (median) | app CPU ms/req | db CPU ms/req | wrk CPU ms/req | non-2xx | statuses |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in scenarios:
         rows = [run[name] for run in runs if name in run and "skipped" not in run[name]]
         if not rows:
-            print(f"| `{SCENARIOS[name][0]}` | skipped: {runs[0][name]['skipped']} ||||||||")
+            print(f"| `{SCENARIOS[name][0]}` | skipped: {runs[0][name]['skipped']} |||||||||")
             continue
         statuses: dict[str, int] = {}
         for row in rows:
@@ -299,6 +315,7 @@ def table(label: str, runs: list[dict], scenarios: list[str]) -> None:
         median = statistics.median
         print(
             f"| `{SCENARIOS[name][0]}` | {spread([r['rps'] for r in rows])} "
+            f"| {floor_share(runs, name)} "
             f"| {median(r['p50_ms'] for r in rows):.1f} | {median(r['p99_ms'] for r in rows):.1f} "
             f"| {median(r['app_ms'] for r in rows):.2f} | {median(r['db_ms'] for r in rows):.2f} "
             f"| {median(r['wrk_ms'] for r in rows):.2f} "
