@@ -7,6 +7,8 @@ against PostgreSQL holding 100k users and 1M awards. Not a test.
     .venv/bin/python bench/load/run.py --scenarios user_awards,drf_floor
     .venv/bin/python bench/load/run.py --compare /path/to/other/checkout   # before vs after
 
+gunicorn runs as compose runs it, without its own access line (nginx writes it there).
+
 Each run starts gunicorn once and plays every scenario in turn; `--runs` runs give the
 min/median/max of requests/s (with `--compare`, the two checkouts alternate run by run, so both
 see the same load). Per scenario it also reports a CPU cost model, in milliseconds of CPU per
@@ -379,6 +381,9 @@ def main() -> None:
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
+        # As compose runs gunicorn: nginx, not gunicorn, writes the access line (set
+        # GUNICORN_ACCESS_LOG=1 to measure with gunicorn's).
+        "GUNICORN_ACCESS_LOG": os.environ.get("GUNICORN_ACCESS_LOG", "0"),
         # One client: no throttling.
         "THROTTLE_ANON_RATE": "",
         "THROTTLE_USER_RATE": "",

@@ -172,7 +172,13 @@ def test_env_example_ships_no_secret():
 def test_compose_gives_nginx_every_variable_its_template_uses():
     variables = template_variables(NGINX_TEMPLATE.read_text())
 
-    assert variables == {"APP_UPSTREAM", "NGINX_SERVER_NAME", "NGINX_LISTEN_PORT", "STATIC_ROOT"}
+    assert variables == {
+        "APP_UPSTREAM",
+        "NGINX_SERVER_NAME",
+        "NGINX_LISTEN_PORT",
+        "STATIC_ROOT",
+        "NGINX_ACCESS_LOG",
+    }
     assert variables <= set(SERVICES["nginx"]["environment"])
     assert not re.search(r"\$\{|\$[A-Z]", rendered_for_compose())
 
@@ -339,6 +345,7 @@ def gunicorn_env(monkeypatch):
         "WEB_CONCURRENCY",
         "GUNICORN_THREADS",
         "GUNICORN_TIMEOUT",
+        "GUNICORN_ACCESS_LOG",
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -350,6 +357,26 @@ def test_gunicorn_listens_on_8000_by_default_and_honours_port_then_bind(gunicorn
     assert gunicorn_config()["bind"] == "0.0.0.0:9000"
     gunicorn_env.setenv("GUNICORN_BIND", "127.0.0.1:7000")
     assert gunicorn_config()["bind"] == "127.0.0.1:7000"
+
+
+def test_gunicorn_access_log_is_on_unless_turned_off_as_compose_does(gunicorn_env):
+    default = gunicorn_config()
+    gunicorn_env.setenv("GUNICORN_ACCESS_LOG", "0")
+    off = gunicorn_config()
+
+    assert default["accesslog"] == "-"
+    assert off["accesslog"] is None
+    assert SERVICES["web"]["environment"]["GUNICORN_ACCESS_LOG"] == "0"
+
+
+def test_under_compose_nginx_writes_the_access_line_with_the_request_id():
+    rendered = rendered_for_compose()
+    site = rendered.split("server_name localhost 127.0.0.1;", 1)[1]
+
+    assert "access_log /var/log/nginx/access.log achievements;" in site
+    log_format = rendered.split("log_format achievements escape=json", 1)[1].split(";", 1)[0]
+    assert '"client":"$proxy_add_x_forwarded_for"' in log_format
+    assert '"request_id":"$achievements_request_id"' in log_format
 
 
 def test_gunicorn_workers_and_threads_come_from_the_environment(gunicorn_env):

@@ -119,6 +119,7 @@ def run_nginx(nginx_binary, gunicorn, directory, *, extra_conf="", ssl=False):
             "NGINX_SERVER_NAME": SITE,
             "NGINX_LISTEN_PORT": listen,
             "STATIC_ROOT": str(gunicorn.static_root),
+            "NGINX_ACCESS_LOG": str(directory / "site-access.log"),
         },
         extra_conf,
     )
@@ -130,9 +131,15 @@ def run_nginx(nginx_binary, gunicorn, directory, *, extra_conf="", ssl=False):
 
 
 @pytest.fixture(scope="module")
-def nginx(nginx_binary, gunicorn, tmp_path_factory):
+def nginx_directory(tmp_path_factory):
+    """Where the plain-HTTP nginx keeps its configuration and logs."""
+    return tmp_path_factory.mktemp("nginx")
+
+
+@pytest.fixture(scope="module")
+def nginx(nginx_binary, gunicorn, nginx_directory):
     """nginx on plain HTTP, as in docker-compose.yml."""
-    port, service = run_nginx(nginx_binary, gunicorn, tmp_path_factory.mktemp("nginx"))
+    port, service = run_nginx(nginx_binary, gunicorn, nginx_directory)
     yield port
     service.stop()
 
@@ -290,6 +297,26 @@ def test_request_id_and_client_address_reach_the_gunicorn_access_log(nginx, guni
     gunicorn.service.wait_until(lambda: expected in gunicorn.service.log(), timeout=5)
     line = next(line for line in gunicorn.service.log().splitlines() if expected in line)
     assert "request_id=e2e-trace-42" in line
+
+
+def test_nginx_writes_one_json_access_line_per_request_with_the_request_id(nginx, nginx_directory):
+    traced_headers = {"X-Request-ID": "e2e-nginx-7", "X-Forwarded-For": "198.51.100.4"}
+    fetch(nginx, "/healthz?probe=1", headers=traced_headers)
+    log = nginx_directory / "site-access.log"
+
+    def traced_lines():
+        lines = log.read_text().splitlines() if log.exists() else []
+        return [json.loads(line) for line in lines if "e2e-nginx-7" in line]
+
+    deadline = time.monotonic() + 5
+    while not traced_lines() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [line] = traced_lines()
+    assert line["client"] == "198.51.100.4, 127.0.0.1"
+    assert (line["method"], line["uri"], line["status"]) == ("GET", "/healthz?probe=1", 200)
+    assert line["request_time_s"] >= 0
+    assert float(line["upstream_time_s"]) >= 0
+    assert line["time"]
 
 
 def test_api_answers_json_through_nginx(nginx_tls):
