@@ -6,6 +6,7 @@ against PostgreSQL holding 100k users and 1M awards. Not a test.
     .venv/bin/python bench/load/run.py --runs 3 --duration 20
     .venv/bin/python bench/load/run.py --scenarios user_awards,drf_floor
     .venv/bin/python bench/load/run.py --compare /path/to/other/checkout   # before vs after
+    .venv/bin/python bench/load/run.py --app-server granian   # after pip install granian
 
 gunicorn runs as compose runs it, without its own access line (nginx writes it there).
 
@@ -46,7 +47,29 @@ ROOT = Path(__file__).resolve().parents[2]
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WARM_UP = ["-t2", "-c16", "-d3s", "-H", "Host: 127.0.0.1", "-s"]
-PYTHON_GUNICORN = [str(ROOT / ".venv/bin/python"), "-m", "gunicorn"]
+PYTHON = str(ROOT / ".venv/bin/python")
+# The application servers the harness can start; gunicorn is the service's own. granian is not
+# a dependency: `--app-server granian` needs `.venv/bin/pip install granian` first, and takes its
+# workers and threads from GRANIAN_WORKERS and GRANIAN_BLOCKING_THREADS (default 2 and 1).
+SERVER_COMMANDS = {
+    "gunicorn": [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "--config",
+        "gunicorn.conf.py",
+        "achievements_site.wsgi",
+    ],
+    "granian": [
+        PYTHON,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--no-access-log",
+        "achievements_site.wsgi:application",
+    ],
+}
 
 THROUGHPUT = {"user_awards", "drf_floor", "django_floor", "award_writes"}
 SCENARIOS = {
@@ -108,18 +131,23 @@ def children_of(pid: int) -> list[int]:
 class Server:
     """gunicorn from a checkout, with the bench URLconf (the floor views) on top."""
 
-    def __init__(self, checkout: Path, env: dict, log_dir: Path, port: int):
+    def __init__(self, checkout: Path, env: dict, log_dir: Path, port: int, kind="gunicorn"):
         self.checkout, self.env, self.port = checkout, env, port
-        self.log = open(log_dir / f"gunicorn-{checkout.name}-{time.time_ns()}.log", "w")  # noqa: SIM115
+        self.log = open(log_dir / f"{kind}-{checkout.name}-{time.time_ns()}.log", "w")  # noqa: SIM115
         bench_env = {
             **env,
             # The bench-only site (loadbench_site) from this checkout, the app from `checkout`.
             "PYTHONPATH": str(ROOT / "bench" / "load"),
             "DJANGO_SETTINGS_MODULE": "loadbench_site.settings",
             "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "GRANIAN_HOST": "127.0.0.1",
+            "GRANIAN_PORT": str(port),
+            # One thread per worker unless asked: each thread holds a database connection.
+            "GRANIAN_WORKERS": env.get("GRANIAN_WORKERS", "2"),
+            "GRANIAN_BLOCKING_THREADS": env.get("GRANIAN_BLOCKING_THREADS", "1"),
         }
         self.process = subprocess.Popen(
-            [*PYTHON_GUNICORN, "--config", "gunicorn.conf.py", "achievements_site.wsgi"],
+            SERVER_COMMANDS[kind],
             cwd=checkout,
             env=bench_env,
             stdout=self.log,
@@ -134,7 +162,7 @@ class Server:
                 time.sleep(0.2)
         else:
             self.stop()
-            raise SystemExit(f"gunicorn did not start; see {self.log.name}")
+            raise SystemExit(f"{kind} did not start; see {self.log.name}")
 
     def get(self, path: str) -> bytes:
         request = urllib.request.Request(
@@ -248,8 +276,8 @@ def play(server, name, args, env, db_url) -> dict:
 
 
 def one_run(checkout: Path, index: int, args, env: dict, log_dir: Path) -> dict:
-    server = Server(checkout, env, log_dir, args.port)
-    results = {"workers": server.workers()}
+    server = Server(checkout, env, log_dir, args.port, args.app_server)
+    results = {"workers": server.workers(), "server": args.app_server}
     try:
         run_id = f"{int(time.time())}{index}"
         codes = new_achievements(env, run_id, 8)
@@ -359,6 +387,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8077)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--app-server", choices=sorted(SERVER_COMMANDS), default="gunicorn")
     parser.add_argument("--compare", type=Path, help="another checkout, played run by run too")
     parser.add_argument("--drop", action="store_true", help="drop the database afterwards")
     parser.add_argument(
@@ -369,6 +398,8 @@ def main() -> None:
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    if args.app_server == "granian" and subprocess.run([PYTHON, "-c", "import granian"]).returncode:
+        raise SystemExit("granian is missing: .venv/bin/pip install granian")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
 
@@ -433,7 +464,8 @@ def main() -> None:
     )
     for checkout in checkouts:
         runs = results[checkout]
-        table(f"{checkout} ({runs[0]['workers']} gunicorn workers)", runs, args.scenarios)
+        label = f"{checkout} ({runs[0]['workers']} {runs[0]['server']} workers)"
+        table(label, runs, args.scenarios)
     if args.drop:
         admin = urlsplit(url)._replace(path="/postgres").geturl()
         psql(admin, f'DROP DATABASE "{args.database}"')
