@@ -274,9 +274,11 @@ class Progress(models.Model):
                 name="achievements_progress_steps_range",
             ),
         ]
+        # A user's progress list (most recently changed first) reads the user's rows through
+        # the unique (user, achievement) index and sorts them: its page count reads them all
+        # anyway. No (user, updated_at) index: every write of steps moved its entry, and event
+        # batches write thousands of progress rows.
         indexes = [
-            # A user's progress list, most recently changed first.
-            models.Index(fields=["user", "-updated_at"], name="progress_by_user_time"),
             # "Has anyone progress toward it?" when a goal change is asked for.
             models.Index(fields=["achievement", "user"], name="progress_by_achievement"),
         ]

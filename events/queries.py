@@ -254,6 +254,47 @@ def measures_refresh(
 RULE_FIGURES = ("event_count", "value_sum", "days", "longest_streak")
 
 
+def measures_refresh_figures(
+    pairs: Sequence[tuple[int, str]],
+) -> tuple[dict[tuple[int, str], dict], dict[tuple[int, str], dict]]:
+    """`measures_refresh` of these (user_id, type) pairs, answering their figures rules read
+    (RULE_FIGURES) before and after, by pair (a pair with no measure before has none in
+    the first). On PostgreSQL one statement: the old rows are read in the snapshot the upsert
+    starts from, and come back as rows of their own (no join of the two)."""
+    if not pairs:
+        return {}, {}
+    if connection.vendor != "postgresql":
+        before = measures_figures(pairs)
+        return before, measures_refresh(pairs, returning=True)
+    sql, params = _summary_sql(*_days_source(pairs))
+    table = Measure._meta.db_table
+    columns = ", ".join(_MEASURE_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in _MEASURE_COLUMNS)
+    figures = ", ".join(RULE_FIGURES)
+    sql += f""",
+        old AS (
+            SELECT m.user_id, m.type, {figures} FROM pairs p CROSS JOIN LATERAL (
+                SELECT * FROM {table} x WHERE x.user_id = p.user_id AND x.type = p.type OFFSET 0
+            ) m
+        ),
+        new AS (
+            INSERT INTO {table} (user_id, type, {columns})
+            SELECT user_id, type, {columns} FROM summary
+            ON CONFLICT (user_id, type) DO UPDATE SET {updates}
+            RETURNING user_id, type, {figures}
+        )
+        SELECT true, user_id, type, {figures} FROM new
+        UNION ALL SELECT false, user_id, type, {figures} FROM old
+    """
+    before, after = {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            figures_of = after if row[0] else before
+            figures_of[(row[1], row[2])] = dict(zip(RULE_FIGURES, row[3:], strict=True))
+    return before, after
+
+
 def measures_figures(pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], dict]:
     """The stored figures rules read (RULE_FIGURES) of these (user_id, type) pairs."""
     if not pairs:

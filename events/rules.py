@@ -180,18 +180,25 @@ def rules_apply_to_batch(
     if not rules or not accepted:
         return {}
     now = timezone.now()
-    pairs = sorted({(e.user_id, e.type) for e in accepted})
+    # The batch's events by (user, type), in arrival order; each rule visits only its type's.
+    by_pair: dict[tuple[int, str], list[AcceptedEvent]] = {}
+    for event in accepted:
+        by_pair.setdefault((event.user_id, event.type), []).append(event)
+    users_of_type: dict[str, list[int]] = {}
+    for user_id, type_ in sorted(by_pair):
+        if (user_id, type_) in after:
+            users_of_type.setdefault(type_, []).append(user_id)
     moved, crossed = [], []
     for rule in rules:
-        field = MEASURE_COLUMNS[rule.measure]
-        for user_id, type_ in pairs:
-            if type_ != rule.event or (user_id, type_) not in after:
-                continue
-            old = before[(user_id, type_)][field] if (user_id, type_) in before else 0
-            new = after[(user_id, type_)][field]
-            if min(old, rule.goal) != min(new, rule.goal):
-                moved.append((user_id, rule.achievement_id, min(new, rule.goal)))
-            if old < rule.goal <= new:
+        field, goal = MEASURE_COLUMNS[rule.measure], rule.goal
+        for user_id in users_of_type.get(rule.event, ()):
+            figures = before.get((user_id, rule.event))
+            old = figures[field] if figures is not None else 0
+            new = after[(user_id, rule.event)][field]
+            capped = new if new < goal else goal
+            if (old if old < goal else goal) != capped:
+                moved.append((user_id, rule.achievement_id, capped))
+            if old < goal <= new:
                 crossed.append((rule, user_id))
     if moved:
         _progress_upsert_rows(moved, now)
@@ -231,11 +238,10 @@ def rules_apply_to_batch(
     unlocked: dict[int, list[str]] = {}
     dated: dict[int, dict[int, datetime]] = {}
     for rule, user_id in crossing:
-        events = [e for e in accepted if e.user_id == user_id and e.type == rule.event]
         event = _crossing_event(
             rule,
             before.get((user_id, rule.event)),
-            events,
+            by_pair[(user_id, rule.event)],
             stored_days.get((user_id, rule.event), []),
         )
         dated.setdefault(rule.achievement_id, {})[user_id] = event.occurred_at

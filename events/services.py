@@ -39,9 +39,9 @@ from events.queries import (
     event_types_of_user,
     events_insert,
     measures_expected,
-    measures_figures,
     measures_rebuild_all,
     measures_refresh,
+    measures_refresh_figures,
     measures_stored,
     users_lock_by_name,
 )
@@ -247,9 +247,7 @@ def events_record(
         for e in accepted
         if e.type in {rule.event for rule in rules}
     ]
-    ruled_pairs = sorted({(e.user_id, e.type) for e in ruled})
-    before = measures_figures(ruled_pairs)
-    after = _measures_add(accepted, returning=bool(ruled))
+    before, after = _measures_add(accepted, figures=bool(ruled))
     unlocked = rules_apply_to_batch(rules=rules, accepted=ruled, before=before, after=after, by=by)
     for index, codes in unlocked.items():
         results[index].unlocked = codes
@@ -266,10 +264,12 @@ def events_record(
     return results
 
 
-def _measures_add(accepted: list[_Clean], *, returning: bool) -> dict[tuple[int, str], dict]:
+def _measures_add(
+    accepted: list[_Clean], *, figures: bool
+) -> tuple[dict[tuple[int, str], dict], dict[tuple[int, str], dict]]:
     """Fold newly stored events into the per-day rows, then recompute the measures of the
     (user, type) pairs they touch from those rows (set-based: two statements per batch);
-    with `returning`, answer the new figures rules read, by pair."""
+    with `figures`, answer the figures rules read before and after, by pair."""
     days: dict[tuple[int, str, date], list] = {}
     for event in accepted:
         key = (event.user_id, event.type, event.day)
@@ -281,9 +281,10 @@ def _measures_add(accepted: list[_Clean], *, returning: bool) -> dict[tuple[int,
             row[1] += event.value
             row[2] = max(row[2], event.occurred_at)
     event_days_add([(*key, *row) for key, row in sorted(days.items())])
-    return measures_refresh(
-        sorted({(user_id, type_) for user_id, type_, _day in days}), returning=returning
-    )
+    pairs = sorted({(user_id, type_) for user_id, type_, _day in days})
+    if figures:
+        return measures_refresh_figures(pairs)
+    return {}, measures_refresh(pairs)
 
 
 class TimeZoneChangeConflict(DomainConflict):

@@ -1,6 +1,7 @@
 """`rule` on the achievement API, and awards unlocked by events through the API."""
 
 import pytest
+from django.db import connection
 
 from achievements.models import Achievement, Award
 from tests.factories import UserFactory
@@ -84,3 +85,22 @@ def test_progress_cannot_be_posted_for_a_rule_driven_achievement(api):
     )
 
     assert response.status_code == 400
+
+
+def test_a_batch_with_rules_reads_the_old_measures_in_the_statement_that_refreshes_them(
+    api, django_assert_num_queries
+):
+    UserFactory(username="ann")
+    rule = {"event": "run", "measure": "count"}
+    api.post(ACHIEVEMENTS, new_achievement(code="runner", goal=5, rule=rule), format="json")
+    api.post("/api/v1/events/", {"id": "0", "user": "ann", "type": "run"}, format="json")
+    events = [{"id": str(n), "user": "ann", "type": "run"} for n in range(1, 4)]
+
+    # On PostgreSQL the measures' figures before and after the batch come from the statement
+    # that refreshes them; SQLite reads the old ones in a statement of their own.
+    with django_assert_num_queries(9 if connection.vendor == "postgresql" else 12):
+        response = api.post("/api/v1/events/", {"events": events}, format="json")
+
+    assert response.json()["accepted"] == 3
+    progress = api.get("/api/v1/users/ann/progress/").json()["results"]
+    assert [(p["achievement"], p["steps"]) for p in progress] == [("runner", 4)]
