@@ -143,15 +143,19 @@ def figures_refresh(
     if user_id is not None and not isinstance(user_id, int) and not user_id:
         return
     sql, params = _expected_figures_sql(user_id, before, before_params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + _figures_update_sql(), params)
+
+
+def _figures_update_sql() -> str:
+    """The UPDATE writing the `expected` CTE's figures where they differ from the stored."""
     table = User._meta.db_table
     assignments = ", ".join(f"{f} = expected.{f}" for f in _FIGURES)
-    sql += f"""
+    return f"""
         UPDATE {table} SET {assignments}
         FROM expected
         WHERE {table}.id = expected.id AND ({_differs_condition(table)})
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 @dataclass(frozen=True)
@@ -286,13 +290,22 @@ def _progress_complete_sql(rows: int) -> str:
 
 
 def grant_effects_apply(
-    achievement_id: int, goal: int, new: Mapping[int, int], now, *, periods: bool = True
+    achievement_id: int,
+    goal: int,
+    new: Mapping[int, int],
+    now,
+    *,
+    periods: bool = True,
+    then: tuple[str, Sequence] | None = None,
 ) -> None:
     """For awards of one achievement just inserted, `new` mapping each user id to their new
     award's id (at most a few thousand): their progress at the goal, the achievement's holder
     count, their figures and their period figures. One statement on PostgreSQL; the caller
-    holds the users' rows. (`periods=False` leaves the period figures out, only for
-    bench/periods_benchmark.py to measure what they cost.)"""
+    holds the users' rows. `then` (PostgreSQL: SQL and parameters) is a statement run as the
+    same statement's last part, once every effect is written: its text reads
+    `{after_effects}` where a WHERE condition belongs, true once they are all done.
+    (`periods=False` leaves the period figures out, only for bench/periods_benchmark.py to
+    measure what they cost.)"""
     if not new:
         return
     user_ids = sorted(new)
@@ -306,10 +319,27 @@ def grant_effects_apply(
             progressed AS ({_progress_complete_sql(len(user_ids))} RETURNING 1),
         """
         before_params = [achievement_id, delta, achievement_id, delta, *progress_params]
+        effects = ["holders_bumped", "holders_added", "progressed"]
         if periods:
             before += f"periods_added AS ({_period_figures_add_sql(len(award_ids))} RETURNING 1),"
             before_params += _periods_params(*award_ids)
-        figures_refresh(user_ids, before, before_params)
+            effects.append("periods_added")
+        if then is None:
+            figures_refresh(user_ids, before, before_params)
+            return
+        sql, params = _expected_figures_sql(user_ids, before, before_params)
+        # Every effect's rows counted in a condition that gates the last statement: written
+        # before it runs, whatever order PostgreSQL gives the statement's parts.
+        after_effects = " AND ".join(
+            f"(SELECT COUNT(*) FROM {name}) >= 0" for name in [*effects, "figured"]
+        )
+        then_sql, then_params = then
+        sql += f""",
+            figured AS ({_figures_update_sql()} RETURNING 1)
+            {then_sql.format(after_effects=after_effects)}
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *then_params])
         return
     with connection.cursor() as cursor:
         cursor.execute(_progress_complete_sql(len(user_ids)), progress_params)

@@ -133,7 +133,7 @@ def test_a_granting_post_runs_the_two_look_ups_and_the_grants_statements(
     api, settings, count_queries, db
 ):
     """With the token's account cached (AUTH_TOKEN_CACHE_SECONDS, on in production), a POST
-    costs the holder's and the achievement's look-ups and the grant's own statements: 7 on
+    costs the holder's and the achievement's look-ups and the grant's own statements: 6 on
     PostgreSQL for a new award, 5 for a repeat (the test's transaction makes BEGIN and COMMIT
     a SAVEPOINT and its RELEASE)."""
     settings.AUTH_TOKEN_CACHE_SECONDS = 30
@@ -148,4 +148,4 @@ def test_a_granting_post_runs_the_two_look_ups_and_the_grants_statements(
         2 + NEW_GRANT_STATEMENTS[connection.vendor],
         2 + REPEAT_GRANT_STATEMENTS[connection.vendor],
     )
-    assert new == {"postgresql": 7, "sqlite": 13}[connection.vendor]
+    assert new == {"postgresql": 6, "sqlite": 13}[connection.vendor]
