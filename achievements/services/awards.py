@@ -110,21 +110,22 @@ def _audit(
     event: str,
     *,
     achievement: Achievement,
-    user: User,
+    username: str,
     by: AbstractBaseUser | None,
     awarded_at: datetime | None,
 ) -> None:
-    """Log who gave or took what from whom, once the transaction has committed."""
+    """Log who gave or took what from whom (the user named `username`), once the transaction
+    has committed."""
     fields = {
         "event": event,
         "achievement": achievement.code,
-        "user": user.username,
+        "user": username,
         "by": by.get_username() if by else None,
         "at": (awarded_at or timezone.now()).isoformat(),
     }
     verb = "granted to" if event == "award_granted" else "revoked from"
     message = "award %s %s %s by %s at %s"
-    args = (achievement.code, verb, user.username, fields["by"] or "system", fields["at"])
+    args = (achievement.code, verb, username, fields["by"] or "system", fields["at"])
     transaction.on_commit(lambda: logger.info(message, *args, extra=fields))
 
 
@@ -334,7 +335,7 @@ def _grants_complete(
         _audit(
             "award_granted",
             achievement=achievement,
-            user=User(pk=uid, username=names[uid]),
+            username=names[uid],
             by=by,
             awarded_at=dated[uid],
         )
@@ -486,4 +487,4 @@ def award_revoke(
         by=by,
         reason=reason,
     )
-    _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)
+    _audit("award_revoked", achievement=achievement, username=user.username, by=by, awarded_at=None)
