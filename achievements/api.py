@@ -34,6 +34,7 @@ from achievements.serializers import (
     ProgressChangeSerializer,
     ProgressInputSerializer,
     ProgressSerializer,
+    award_create_validated,
     award_representation,
     award_rows_representation,
 )
@@ -239,15 +240,10 @@ class UserAwardViewSet(HolderLanguageMixin, viewsets.GenericViewSet):
         return self.get_paginated_response(award_rows_representation(self.page_rows))
 
     def create(self, request, *args, **kwargs):
-        given = AwardCreateSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        achievement = given.validated_data["achievement"]
+        achievement, awarded_at = award_create_validated(request.data)
         try:
             award, created = award_grant(
-                user=self.holder,
-                achievement=achievement,
-                awarded_at=given.validated_data.get("awarded_at"),
-                by=request.user,
+                user=self.holder, achievement=achievement, awarded_at=awarded_at, by=request.user
             )
         except Achievement.DoesNotExist:
             # Deleted between validation and the grant.

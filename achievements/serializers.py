@@ -1,6 +1,8 @@
 """The catalog and awards over the API. Translated columns follow settings.LANGUAGES, so a new
 language needs no change here."""
 
+import contextlib
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
@@ -262,6 +264,22 @@ class AwardCreateSerializer(serializers.Serializer):
         required=False,
         help_text="When it was earned; defaults to now. May be past, never future.",
     )
+
+
+def award_create_validated(data) -> tuple[Achievement, datetime | None]:
+    """`AwardCreateSerializer(data=data)`'s validated (achievement, awarded_at), or its
+    ValidationError. A JSON object naming an existing achievement by a code and nothing else
+    the serializer reads (a grant's usual body) is answered from the code look-up alone,
+    without building the serializer and its fields; any other body, and an unknown code,
+    goes through the serializer itself."""
+    if type(data) is dict and "awarded_at" not in data:
+        code = data.get("achievement")
+        if type(code) is str and code and "\x00" not in code:
+            with contextlib.suppress(Achievement.DoesNotExist):
+                return achievement_get_brief(code), None
+    given = AwardCreateSerializer(data=data)
+    given.is_valid(raise_exception=True)
+    return given.validated_data["achievement"], given.validated_data.get("awarded_at")
 
 
 class AwardRevokeSerializer(serializers.Serializer):

@@ -3,10 +3,11 @@
 One grant or many, every grant goes through one core: `_awards_insert` (or, for a single grant,
 `_award_lock_and_insert`, which folds the achievement's and the user's locks into the insert)
 and `_grants_complete` for its effects, then `_activity_record`. So a grant writes the same
-rows whichever path made it. On PostgreSQL a new single grant is three statements between
+rows whichever path made it. On PostgreSQL a new single grant is two statements between
 BEGIN and COMMIT: the achievement's shared lock (reading points and goal) with the user's lock
-and the insert; progress with the holder count, the figures and the period figures; and the
-feed lock with the activity entry. A repeat stops after the first.
+and the insert; then progress with the holder count, the figures and the period figures, and,
+once they are written, the feed lock with the activity entry. A repeat stops after the
+first.
 
 The API, the admin, the management commands and the demo seeding all call them, so the rules
 and the stored figures cannot drift between write paths: each user's count, points and longest
@@ -109,21 +110,22 @@ def _audit(
     event: str,
     *,
     achievement: Achievement,
-    user: User,
+    username: str,
     by: AbstractBaseUser | None,
     awarded_at: datetime | None,
 ) -> None:
-    """Log who gave or took what from whom, once the transaction has committed."""
+    """Log who gave or took what from whom (the user named `username`), once the transaction
+    has committed."""
     fields = {
         "event": event,
         "achievement": achievement.code,
-        "user": user.username,
+        "user": username,
         "by": by.get_username() if by else None,
         "at": (awarded_at or timezone.now()).isoformat(),
     }
     verb = "granted to" if event == "award_granted" else "revoked from"
     message = "award %s %s %s by %s at %s"
-    args = (achievement.code, verb, user.username, fields["by"] or "system", fields["at"])
+    args = (achievement.code, verb, username, fields["by"] or "system", fields["at"])
     transaction.on_commit(lambda: logger.info(message, *args, extra=fields))
 
 
@@ -154,28 +156,41 @@ def _activity_record(
             for username, at in entries
         )
         return
-    # The lock and the insert in one statement: the lock is taken before any row (and so any
-    # id from the sequence) is produced.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {Activity._meta.db_table}
-                (type, "user", achievement, points, at, by, reason)
-            SELECT %s, e.username, %s, %s::integer, e.at, %s, %s
-            FROM (SELECT {FEED_LOCK_FUNCTION}(%s)) AS feed,
-                 unnest(%s::text[], %s::timestamptz[]) AS e(username, at)
-            """,
-            [
-                kind,
-                achievement.code,
-                achievement.points,
-                by_name,
-                reason or "",
-                FEED_LOCK_KEY,
-                [username for username, _at in entries],
-                [at for _username, at in entries],
-            ],
-        )
+        cursor.execute(*_activity_insert_sql(kind, achievement, entries, by_name, reason))
+
+
+def _activity_insert_sql(
+    kind: str,
+    achievement: Achievement,
+    entries: list[tuple[str, datetime]],
+    by_name: str,
+    reason: str | None,
+    *,
+    condition: str = "TRUE",
+) -> tuple[str, list]:
+    """The statement taking the feed lock and inserting the entries (PostgreSQL), the lock
+    taken once `condition` (SQL) holds and before any row (and so any id from the sequence)
+    is produced: (SQL, parameters)."""
+    return (
+        f"""
+        INSERT INTO {Activity._meta.db_table}
+            (type, "user", achievement, points, at, by, reason)
+        SELECT %s, e.username, %s, %s::integer, e.at, %s, %s
+        FROM (SELECT {FEED_LOCK_FUNCTION}(%s) WHERE {condition}) AS feed,
+             unnest(%s::text[], %s::timestamptz[]) AS e(username, at)
+        """,
+        [
+            kind,
+            achievement.code,
+            achievement.points,
+            by_name,
+            reason or "",
+            FEED_LOCK_KEY,
+            [username for username, _at in entries],
+            [at for _username, at in entries],
+        ],
+    )
 
 
 def user_lock(user: User) -> User:
@@ -294,21 +309,37 @@ def _grants_complete(
     names: Mapping[int, str],
     dated: Mapping[int, datetime],
     by: AbstractBaseUser | None,
-) -> None:
+    feed: tuple[str, datetime] | None = None,
+) -> bool:
     """Every effect of new awards of one achievement, the same for one grant or many: the
     holders' progress at the goal, the holder count, their figures, their period figures and
     the audit log. The feed entries come last (`_activity_record`), once per transaction
-    part, after every row lock."""
+    part, after every row lock; `feed`, one grant's (username, moment), asks for its entry
+    here, last in the effects' statement, on PostgreSQL. True when that entry was written."""
     # Each new award also counts in its periods (the users' rows are held: they own them).
-    grant_effects_apply(achievement.pk, achievement.goal, new, timezone.now())
+    # A single grant on PostgreSQL writes its feed entry in the same statement, once every
+    # effect is written: the feed lock stays last, and the grant saves a round trip.
+    then = None
+    if feed and connection.vendor == "postgresql":
+        (username, at), by_name = feed, by.get_username() if by else ""
+        then = _activity_insert_sql(
+            Activity.GRANTED,
+            achievement,
+            [(username, at)],
+            by_name,
+            None,
+            condition="{after_effects}",
+        )
+    grant_effects_apply(achievement.pk, achievement.goal, new, timezone.now(), then=then)
     for uid in sorted(new):
         _audit(
             "award_granted",
             achievement=achievement,
-            user=User(pk=uid, username=names[uid]),
+            username=names[uid],
             by=by,
             awarded_at=dated[uid],
         )
+    return then is not None
 
 
 @transaction.atomic
@@ -331,16 +362,18 @@ def award_grant(
     if not created:
         return award, False
     dated = {user.pk: awarded_at}
-    _grants_complete(
+    recorded = _grants_complete(
         achievement=achievement,
         new={user.pk: award.pk},
         names={user.pk: user.username},
         dated=dated,
         by=by,
+        feed=(user.username, awarded_at),
     )
-    _activity_record(
-        Activity.GRANTED, achievement=achievement, entries=[(user.username, awarded_at)], by=by
-    )
+    if not recorded:
+        _activity_record(
+            Activity.GRANTED, achievement=achievement, entries=[(user.username, awarded_at)], by=by
+        )
     return award, True
 
 
@@ -454,4 +487,4 @@ def award_revoke(
         by=by,
         reason=reason,
     )
-    _audit("award_revoked", achievement=achievement, user=user, by=by, awarded_at=None)
+    _audit("award_revoked", achievement=achievement, username=user.username, by=by, awarded_at=None)

@@ -1,20 +1,24 @@
 """A granting POST finds its holder and its achievement by prepared statements
 (users.selectors.user_get_brief, achievements.selectors.achievement_get_brief) instead of
-compiled queries, and answers with a plain dict (achievements.serializers.award_representation)
-instead of AwardSerializer. These tests hold them to what they replace: the same instance, the
-same answers for every kind of name and code, the same JSON bytes."""
+compiled queries, validates the usual body without building AwardCreateSerializer
+(achievements.serializers.award_create_validated), and answers with a plain dict
+(achievements.serializers.award_representation) instead of AwardSerializer. These tests hold
+them to what they replace: the same instance, the same answers for every kind of name, code
+and body, the same JSON bytes."""
 
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone, translation
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
+from achievements import serializers as achievement_serializers
 from achievements.models import Achievement, Award
 from achievements.selectors import achievement_get, achievement_get_brief
-from achievements.serializers import AwardSerializer
+from achievements.serializers import AwardCreateSerializer, AwardSerializer, award_create_validated
 from tests.achievements.test_grant_paths import NEW_GRANT_STATEMENTS, REPEAT_GRANT_STATEMENTS
 from tests.factories import AchievementFactory, UserFactory
 from tests.helpers import CASE_USER_LOOKUPS, fallback_catalog
@@ -133,7 +137,7 @@ def test_a_granting_post_runs_the_two_look_ups_and_the_grants_statements(
     api, settings, count_queries, db
 ):
     """With the token's account cached (AUTH_TOKEN_CACHE_SECONDS, on in production), a POST
-    costs the holder's and the achievement's look-ups and the grant's own statements: 7 on
+    costs the holder's and the achievement's look-ups and the grant's own statements: 6 on
     PostgreSQL for a new award, 5 for a repeat (the test's transaction makes BEGIN and COMMIT
     a SAVEPOINT and its RELEASE)."""
     settings.AUTH_TOKEN_CACHE_SECONDS = 30
@@ -148,4 +152,64 @@ def test_a_granting_post_runs_the_two_look_ups_and_the_grants_statements(
         2 + NEW_GRANT_STATEMENTS[connection.vendor],
         2 + REPEAT_GRANT_STATEMENTS[connection.vendor],
     )
-    assert new == {"postgresql": 7, "sqlite": 13}[connection.vendor]
+    assert new == {"postgresql": 6, "sqlite": 13}[connection.vendor]
+
+
+CREATE_BODIES = [
+    {"achievement": "owl"},
+    {"achievement": "owl", "note": "ignored"},
+    {"achievement": "owl", "awarded_at": "2024-05-01T10:00:00Z"},
+    {"achievement": "owl", "awarded_at": "2024-05-01T10:00:00"},
+    {"achievement": "owl", "awarded_at": None},
+    {"achievement": "nobody-has-this"},
+    {"achievement": "OWL"},
+    {"achievement": ""},
+    {"achievement": None},
+    {"achievement": 5},
+    {"achievement": ["owl"]},
+    {"achievement": {"code": "owl"}},
+    {"achievement": "o\x00wl"},
+    {"achievement": " owl"},
+    {},
+    [],
+    ["owl"],
+    "owl",
+    None,
+]
+
+
+def _outcome(validate, data):
+    try:
+        with transaction.atomic():
+            achievement, awarded_at = validate(data)
+    except serializers.ValidationError as error:
+        return "invalid", error.detail
+    except DatabaseError as error:
+        # A NUL is left to the database's own answer (PostgreSQL refuses it).
+        return "database error", type(error)
+    return achievement.pk, awarded_at
+
+
+def _through_the_serializer(data):
+    given = AwardCreateSerializer(data=data)
+    given.is_valid(raise_exception=True)
+    return given.validated_data["achievement"], given.validated_data.get("awarded_at")
+
+
+@pytest.mark.parametrize("data", CREATE_BODIES, ids=repr)
+def test_a_grants_body_validates_as_through_the_serializer(db, data):
+    AchievementFactory(code="owl")
+    assert _outcome(award_create_validated, data) == _outcome(_through_the_serializer, data)
+
+
+def test_the_usual_body_builds_no_serializer(db, monkeypatch):
+    owl = AchievementFactory(code="owl")
+
+    def refused(*args, **kwargs):
+        raise AssertionError("AwardCreateSerializer built")
+
+    monkeypatch.setattr(achievement_serializers, "AwardCreateSerializer", refused)
+    achievement, awarded_at = award_create_validated({"achievement": "owl"})
+    assert (achievement, awarded_at) == (owl, None)
+    with pytest.raises(AssertionError, match="built"):
+        award_create_validated({"achievement": "nobody-has-this"})

@@ -1,14 +1,16 @@
 """The PostgreSQL backend's health check (CONN_HEALTH_CHECKS) asks the database only when the
 connection's socket shows that something happened to it, and still replaces a connection the
 server has ended before the request uses it; a cursor can read timestamps with psycopg's own
-loader and get the same instants as through Django's."""
+loader and get the same instants as through Django's; every query counts in django-prometheus'
+series (executions, durations, errors by type) as through its own backend."""
 
 from datetime import timedelta
 
 import psycopg
 import pytest
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
+from prometheus_client import REGISTRY
 
 from core.db import cursor_native_timestamps
 
@@ -100,3 +102,38 @@ def test_a_cursor_with_native_timestamps_reads_the_same_instants():
     assert all(
         value.tzinfo is not None and value.utcoffset() == timedelta(0) for (value,) in native_rows
     )
+
+
+def _db_samples() -> dict[str, float]:
+    labels = {"alias": connection.alias, "vendor": connection.vendor}
+    return {
+        name: REGISTRY.get_sample_value(name, labels) or 0.0
+        for name in (
+            "django_db_execute_total",
+            "django_db_execute_many_total",
+            "django_db_query_duration_seconds_count",
+        )
+    } | {
+        "errors": REGISTRY.get_sample_value(
+            "django_db_errors_total", {**labels, "type": "UndefinedTable"}
+        )
+        or 0.0
+    }
+
+
+@pytest.mark.django_db
+def test_every_query_is_counted_timed_and_its_error_counted_by_type():
+    before = _db_samples()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.executemany("SELECT %s", [[1], [2], [3]])
+        with pytest.raises(DatabaseError):
+            cursor.execute("SELECT 1 FROM no_such_table_anywhere")
+    # The failed transaction is the test's own, rolled back after it.
+    after = _db_samples()
+    assert {name: after[name] - before[name] for name in after} == {
+        "django_db_execute_total": 1 + 3 + 1,
+        "django_db_execute_many_total": 3,
+        "django_db_query_duration_seconds_count": 3,
+        "errors": 1,
+    }
